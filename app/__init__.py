@@ -1,0 +1,84 @@
+"""citygrid Flask application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask_babel import Babel
+
+from .config import LOCALES, ROOT, Settings, load_settings
+
+
+def select_locale() -> str:
+    """The user's chosen language, else the browser's, else the deployment default."""
+    chosen = session.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    user = getattr(g, "user", None)
+    if user is not None and user.locale in LOCALES:
+        return user.locale
+    best = request.accept_languages.best_match(["zh", "zh_CN", "en"])
+    if best and best.startswith("en"):
+        return "en"
+    if best and best.startswith("zh"):
+        return "zh_CN"
+    from flask import current_app
+
+    return current_app.config["SETTINGS"].default_locale
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    ``config`` may hold ``SETTINGS`` (a :class:`Settings`), an ``ENGINE`` to share (tests),
+    and any Flask config keys.
+    """
+    config = dict(config or {})
+    settings: Settings = config.pop("SETTINGS", None) or load_settings()
+    engine = config.pop("ENGINE", None)
+
+    from .logconfig import configure_logging
+
+    configure_logging(settings)
+
+    app = Flask(
+        __name__,
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        JSON_AS_ASCII=False,
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "app" / "translations"),
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.json.ensure_ascii = False
+    app.config.update(config)
+
+    from . import db, errors, security
+    from .blueprints import register_blueprints
+
+    db.init_app(app, engine)
+    errors.register_error_handlers(app)
+    security.init_app(app)
+    Babel(app, locale_selector=select_locale)
+    register_blueprints(app)
+
+    @app.after_request
+    def _security_headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp
+
+    return app

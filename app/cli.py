@@ -1,0 +1,307 @@
+"""The `citygrid` command line: database, migrations, demo data, import/export, users, server."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .config import ROOT, SettingsError, load_settings, local_cluster_port
+
+
+def _settings():
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _cluster():
+    from .pgcluster import Cluster
+
+    return Cluster(root=ROOT / "var" / "pg", port=local_cluster_port(os.environ))
+
+
+def _engine(settings):
+    """An engine to the configured database; explains what to do when it is down."""
+    import sqlalchemy as sa
+
+    from .db import ensure_database, make_engine
+
+    if not os.environ.get("DATABASE_URL"):
+        cluster = _cluster()
+        try:
+            running = cluster.is_running()
+        except Exception:
+            running = False
+        if not running:
+            raise click.ClickException(
+                "the local PostgreSQL cluster is not running: run `citygrid db up` "
+                "(or set DATABASE_URL to a PostGIS server)"
+            )
+        ensure_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        raise click.ClickException(f"cannot connect to the database: {exc}") from None
+    return engine
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """citygrid: GIS-centric city grid management (网格化城市管理)."""
+
+
+# -- db -----------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The project-local PostgreSQL + PostGIS cluster under var/pg (when DATABASE_URL is unset)."""
+
+
+@db.command("up")
+@click.option("--no-install", is_flag=True, help="Never install packages; only say what is missing.")
+def db_up(no_install: bool) -> None:
+    """Create (first time) and start the local cluster, then create the database."""
+    from .db import ensure_database
+    from .pgcluster import ClusterError
+
+    if os.environ.get("DATABASE_URL"):
+        click.echo("DATABASE_URL is set; the local cluster is not used.")
+        return
+    cluster = _cluster()
+    try:
+        cluster.up(allow_install=not no_install)
+    except ClusterError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = _settings()
+    if ensure_database(settings.database_url):
+        click.echo("created database citygrid")
+    click.echo(cluster.status())
+
+
+@db.command("down")
+def db_down() -> None:
+    """Stop the local cluster (its data stays in var/pg)."""
+    cluster = _cluster()
+    cluster.stop()
+    click.echo(cluster.status())
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the local cluster (or DATABASE_URL) answers."""
+    if os.environ.get("DATABASE_URL"):
+        settings = _settings()
+        engine = _engine(settings)
+        click.echo(f"DATABASE_URL: {engine.url!r} answers")
+        return
+    click.echo(_cluster().status())
+
+
+# -- schema -------------------------------------------------------------------------------
+
+
+def run_migrations(database_url: str, revision: str = "head") -> None:
+    """Upgrade a database to ``revision`` with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = database_url
+    command.upgrade(cfg, revision)
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = _settings()
+    _engine(settings).dispose()
+    run_migrations(settings.database_url)
+    click.echo("database is at the latest schema")
+
+
+# -- demo ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--size", type=click.Choice(["small", "default", "large"]), default="default", show_default=True)
+@click.option("--seed", type=int, default=20261126, show_default=True)
+def demo(size: str, seed: int) -> None:
+    """Load the demo district (replaces all grid and demo data)."""
+    from .db import session_scope
+    from .demo import load_demo
+
+    settings = _settings()
+    engine = _engine(settings)
+    run_migrations(settings.database_url)
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        summary = load_demo(session, settings, size=size, seed=seed)
+    click.echo(f"demo district loaded in {time.perf_counter() - started:.1f} s")
+    click.echo(summary.describe() if hasattr(summary, "describe") else str(summary))
+    _print_accounts(settings)
+
+
+def _print_accounts(settings) -> None:
+    click.echo("")
+    click.echo("Demo accounts (password: %s):" % settings.demo_password)
+    for name, what in (
+        ("inspector1", "grid inspector 监督员"),
+        ("operator1", "operator 受理员"),
+        ("shift_leader1", "shift leader 值班长"),
+        ("dispatcher1", "dispatcher 派遣员"),
+        ("department1", "department handler 专业部门 (municipal roads)"),
+        ("tax_officer1", "tax officer"),
+        ("leader1", "leader 领导"),
+        ("admin1", "administrator"),
+    ):
+        click.echo(f"  {name:<14} {what}")
+
+
+# -- import / export --------------------------------------------------------------------
+
+
+LAYERS = ("cells",)
+
+
+@main.command("import")
+@click.argument("layer", type=click.Choice(LAYERS))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--layer-name", help="Layer inside a GeoPackage.")
+@click.option("--assume-crs", help="CRS of a file that declares none (e.g. EPSG:4547).")
+@click.option("--mode", type=click.Choice(["replace", "append"]), default="replace", show_default=True,
+              help="replace: the file is the whole current layer (missing cells are retired); append: only add.")
+@click.option("--force", is_flag=True, help="Import despite warnings (gaps, slivers, odd areas); errors still refuse.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the row report as CSV.")
+def import_layer(layer: str, path: Path, layer_name, assume_crs, mode: str, force: bool, report) -> None:
+    """Import a layer from GeoPackage, GeoJSON, Shapefile or CSV (all or nothing)."""
+    from .db import session_scope
+    from .services.audit import Actor
+    from .services.cell_import import ImportRefused, import_cells
+
+    settings = _settings()
+    engine = _engine(settings)
+    actor = Actor(None, f"cli:{os.environ.get('USER', 'unknown')}", "admin")
+    try:
+        with session_scope(engine) as session:
+            result = import_cells(
+                session, actor, path, settings,
+                layer=layer_name, assume_crs=assume_crs, mode=mode, force=force,
+            )
+    except ImportRefused as exc:
+        click.echo(exc.report_text(), err=True)
+        if report:
+            exc.write_csv(report)
+        raise click.ClickException(f"import refused; nothing was written ({len(exc.rows)} problems)") from None
+    if report:
+        result.write_csv(report)
+    click.echo(result.describe())
+
+
+@main.command("export")
+@click.argument("layer", type=click.Choice(LAYERS))
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--crs", "to_crs", help="Output CRS (default: storage CRS; GeoJSON and CSV are always CRS84).")
+@click.option("--all", "include_retired", is_flag=True, help="Include retired cells.")
+def export_layer(layer: str, path: Path, to_crs, include_retired: bool) -> None:
+    """Export a layer to GeoPackage, GeoJSON, Shapefile or CSV (by file extension)."""
+    from .db import session_scope
+    from .services.cell_import import export_cells
+
+    settings = _settings()
+    engine = _engine(settings)
+    with session_scope(engine) as session:
+        count = export_cells(session, path, settings, to_crs=to_crs, include_retired=include_retired)
+    click.echo(f"wrote {count} cells to {path}")
+
+
+# -- users --------------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(
+    ["inspector", "operator", "shift_leader", "dispatcher", "department", "tax_officer", "leader", "admin"]))
+@click.option("--name", "display_name", help="Display name.")
+@click.option("--department", help="Department code (required for role department).")
+@click.option("--phone")
+@click.password_option(help="Password (prompted when omitted).")
+def user_add(username, role, display_name, department, phone, password) -> None:
+    """Add a user."""
+    from .db import session_scope
+    from .services.accounts import AccountError, add_user
+    from .services.audit import Actor
+
+    settings = _settings()
+    engine = _engine(settings)
+    try:
+        with session_scope(engine) as session:
+            add_user(
+                session, Actor(None, f"cli:{os.environ.get('USER', 'unknown')}", "admin"),
+                username=username, password=password, role=role,
+                district_code=settings.district_code, display_name=display_name,
+                department_code=department, phone=phone,
+            )
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"added {role} {username}")
+
+
+# -- server -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default CITYGRID_HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default CITYGRID_PORT or 5000).")
+@click.option("--workers", type=int, help="Worker processes (default CITYGRID_WORKERS or 2).")
+def serve(host, port, workers) -> None:
+    """Serve the application with gunicorn (a production WSGI server)."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings()
+    _engine(settings).dispose()
+
+    from . import create_app
+
+    class _Server(BaseApplication):
+        def load_config(self):
+            bind = f"{host or settings.host}:{port or settings.port}"
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers or settings.workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 8)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return create_app()
+
+    click.echo(f"serving {settings.district_name} on http://{host or settings.host}:{port or settings.port}")
+    _Server().run()
+
+
+@main.command()
+@click.argument("name", type=click.Choice(["locate"]))
+@click.argument("args", nargs=-1)
+def bench(name: str, args) -> None:
+    """Run a benchmark from bench/ (prints ratios against its baseline)."""
+    import subprocess
+
+    script = ROOT / "bench" / f"{name}.py"
+    sys.exit(subprocess.call([sys.executable, str(script), *args]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Use cases: take a Session and plain values, never import Flask, never commit."""

@@ -1,0 +1,165 @@
+"""Grid queries: locate a point, cells in a bounding box, the district's extent."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+_LOCATE_SQL = sa.text(
+    """
+    SELECT c.code, c.community_code, c.street_code, c.district_code, c.area_m2, c.area_class,
+           co.name AS community_name, st.name AS street_name, di.name AS district_name,
+           dg.code AS duty_code, dg.name AS duty_name,
+           u.username AS inspector_username, u.display_name AS inspector_name,
+           u.phone AS inspector_phone, u.on_duty AS inspector_on_duty
+    FROM cells c
+    JOIN communities co ON co.code = c.community_code
+    JOIN streets st ON st.code = c.street_code
+    JOIN districts di ON di.code = c.district_code
+    LEFT JOIN duty_grid_cells dgc ON dgc.cell_code = c.code
+    LEFT JOIN duty_grids dg ON dg.id = dgc.duty_grid_id
+    LEFT JOIN users u ON u.id = dg.inspector_id
+    WHERE c.valid_to IS NULL
+      AND ST_Covers(c.geom, ST_SetSRID(ST_MakePoint(:x, :y), :srid))
+    -- The same boundary rule as grid.CellLocator: a point on a shared edge or vertex
+    -- belongs to the lowest code among the cells that cover it.
+    ORDER BY c.code
+    LIMIT 1
+    """
+)
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The district's extent in lon/lat."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    def as_list(self) -> list[float]:
+        """[minx, miny, maxx, maxy] rounded to 6 decimals."""
+        return [round(v, 6) for v in (self.min_lon, self.min_lat, self.max_lon, self.max_lat)]
+
+
+def locate(session: Session, x: float, y: float, srid: int) -> dict[str, Any] | None:
+    """The current cell covering storage-CRS point (x, y) with its hierarchy and inspector."""
+    row = session.execute(_LOCATE_SQL, {"x": x, "y": y, "srid": srid}).mappings().first()
+    if row is None:
+        return None
+    inspector = None
+    if row["inspector_username"]:
+        inspector = {
+            "username": row["inspector_username"],
+            "name": row["inspector_name"],
+            "phone": row["inspector_phone"],
+            "on_duty": row["inspector_on_duty"],
+        }
+    return {
+        "cell": {
+            "code": row["code"],
+            "area_m2": round(row["area_m2"], 1),
+            "area_class": row["area_class"],
+        },
+        "community": {"code": row["community_code"], "name": row["community_name"]},
+        "street": {"code": row["street_code"], "name": row["street_name"]},
+        "district": {"code": row["district_code"], "name": row["district_name"]},
+        "duty_grid": (
+            {"code": row["duty_code"], "name": row["duty_name"]} if row["duty_code"] else None
+        ),
+        "inspector": inspector,
+    }
+
+
+def district_extent(session: Session) -> Extent | None:
+    """Lon/lat extent of the current cells (None when no cells are loaded)."""
+    row = session.execute(
+        sa.text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
+            " SELECT ST_Extent(ST_Transform(ST_Envelope(geom), 4326)) AS e"
+            " FROM cells WHERE valid_to IS NULL) s"
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return Extent(*row)
+
+
+def cells_in_bbox(
+    session: Session, bbox: tuple[float, float, float, float], srid: int, limit: int, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """GeoJSON features (CRS84) of current cells meeting a lon/lat bbox, and the total count."""
+    params = {"minx": bbox[0], "miny": bbox[1], "maxx": bbox[2], "maxy": bbox[3], "srid": srid}
+    where = (
+        "c.valid_to IS NULL AND c.geom && q.env AND ST_Intersects(c.geom, q.env)"
+    )
+    cte = (
+        "WITH q AS (SELECT ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), :srid) AS env)"
+    )
+    total = session.scalar(sa.text(f"{cte} SELECT count(*) FROM cells c, q WHERE {where}"), params)
+    rows = session.execute(
+        sa.text(
+            f"""{cte}
+            SELECT c.code, c.community_code, c.street_code, c.area_m2,
+                   co.name AS community_name, st.name AS street_name,
+                   dg.code AS duty_code, u.display_name AS inspector_name,
+                   ST_AsGeoJSON(ST_Transform(c.geom, 4326), 7) AS geometry
+            FROM cells c CROSS JOIN q
+            JOIN communities co ON co.code = c.community_code
+            JOIN streets st ON st.code = c.street_code
+            LEFT JOIN duty_grid_cells dgc ON dgc.cell_code = c.code
+            LEFT JOIN duty_grids dg ON dg.id = dgc.duty_grid_id
+            LEFT JOIN users u ON u.id = dg.inspector_id
+            WHERE {where}
+            ORDER BY c.code
+            LIMIT :limit OFFSET :offset"""
+        ),
+        {**params, "limit": limit, "offset": offset},
+    ).mappings()
+    features = [
+        {
+            "type": "Feature",
+            "id": r["code"],
+            "geometry": json.loads(r["geometry"]),
+            "properties": {
+                "code": r["code"],
+                "community_code": r["community_code"],
+                "community_name": r["community_name"],
+                "street_code": r["street_code"],
+                "street_name": r["street_name"],
+                "area_m2": round(r["area_m2"], 1),
+                "duty_grid": r["duty_code"],
+                "inspector": r["inspector_name"],
+            },
+        }
+        for r in rows
+    ]
+    return features, total
+
+
+def areas_geojson(session: Session, table: str) -> dict[str, Any]:
+    """All streets or communities as a CRS84 FeatureCollection (small layers)."""
+    if table not in ("streets", "communities"):
+        raise ValueError(f"unknown area layer {table!r}")
+    rows = session.execute(
+        sa.text(
+            f"SELECT code, name, ST_AsGeoJSON(ST_Transform(geom, 4326), 6) AS g FROM {table} ORDER BY code"
+        )
+    ).mappings()
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": r["code"],
+                "geometry": json.loads(r["g"]),
+                "properties": {"code": r["code"], "name": r["name"]},
+            }
+            for r in rows
+        ],
+    }

@@ -1,0 +1,39 @@
+"""Packaging for citygrid: a GIS-centric city grid management system."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="citygrid",
+    version="0.1.0",
+    description="GIS-centric city grid management (网格化城市管理) on Flask + PostGIS",
+    python_requires=">=3.11",
+    packages=find_packages(include=["app", "app.*", "grid", "grid.*", "gis", "gis.*"]),
+    include_package_data=True,
+    install_requires=[
+        # grid/
+        "numpy>=2.0",
+        "shapely>=2.0",
+        # gis/
+        "pyproj>=3.6",
+        "geopandas>=1.0",
+        "pyogrio>=0.9",
+        "folium>=0.17",
+        "rtree>=1.2",
+        "scipy>=1.11",
+        "pandas>=2.2",
+        # app/
+        "Flask>=3.0",
+        "Flask-WTF>=1.2",
+        "Flask-Babel>=4.0",
+        "SQLAlchemy>=2.0",
+        "GeoAlchemy2>=0.15",
+        "alembic>=1.13",
+        "psycopg[binary]>=3.1",
+        "gunicorn>=22",
+        "click>=8.1",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "playwright>=1.45"],
+    },
+    entry_points={"console_scripts": ["citygrid=app.cli:main"]},
+)
