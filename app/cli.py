@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from contextlib import contextmanager
+
 import click
 
 from .config import ROOT, SettingsError, load_settings, local_cluster_port
@@ -50,6 +52,16 @@ def _engine(settings):
     except Exception as exc:
         raise click.ClickException(f"cannot connect to the database: {exc}") from None
     return engine
+
+
+@contextmanager
+def connected(settings):
+    """An engine for one command, disposed when it ends."""
+    engine = _engine(settings)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -99,8 +111,8 @@ def db_status() -> None:
     """Say whether the local cluster (or DATABASE_URL) answers."""
     if os.environ.get("DATABASE_URL"):
         settings = _settings()
-        engine = _engine(settings)
-        click.echo(f"DATABASE_URL: {engine.url!r} answers")
+        with connected(settings) as engine:
+            click.echo(f"DATABASE_URL: {engine.url!r} answers")
         return
     click.echo(_cluster().status())
 
@@ -139,10 +151,9 @@ def demo(size: str, seed: int) -> None:
     from .demo import load_demo
 
     settings = _settings()
-    engine = _engine(settings)
     run_migrations(settings.database_url)
     started = time.perf_counter()
-    with session_scope(engine) as session:
+    with connected(settings) as engine, session_scope(engine) as session:
         summary = load_demo(session, settings, size=size, seed=seed)
     click.echo(f"demo district loaded in {time.perf_counter() - started:.1f} s")
     click.echo(summary.describe() if hasattr(summary, "describe") else str(summary))
@@ -187,10 +198,9 @@ def import_layer(layer: str, path: Path, layer_name, assume_crs, mode: str, forc
     from .services.cell_import import ImportRefused, import_cells
 
     settings = _settings()
-    engine = _engine(settings)
     actor = Actor(None, f"cli:{os.environ.get('USER', 'unknown')}", "admin")
     try:
-        with session_scope(engine) as session:
+        with connected(settings) as engine, session_scope(engine) as session:
             result = import_cells(
                 session, actor, path, settings,
                 layer=layer_name, assume_crs=assume_crs, mode=mode, force=force,
@@ -216,8 +226,7 @@ def export_layer(layer: str, path: Path, to_crs, include_retired: bool) -> None:
     from .services.cell_import import export_cells
 
     settings = _settings()
-    engine = _engine(settings)
-    with session_scope(engine) as session:
+    with connected(settings) as engine, session_scope(engine) as session:
         count = export_cells(session, path, settings, to_crs=to_crs, include_retired=include_retired)
     click.echo(f"wrote {count} cells to {path}")
 
@@ -245,9 +254,8 @@ def user_add(username, role, display_name, department, phone, password) -> None:
     from .services.audit import Actor
 
     settings = _settings()
-    engine = _engine(settings)
     try:
-        with session_scope(engine) as session:
+        with connected(settings) as engine, session_scope(engine) as session:
             add_user(
                 session, Actor(None, f"cli:{os.environ.get('USER', 'unknown')}", "admin"),
                 username=username, password=password, role=role,

@@ -63,7 +63,10 @@ def init_app(app: Flask, engine: sa.Engine | None = None) -> None:
     settings = app.config["SETTINGS"]
     engine = engine or make_engine(settings.database_url)
     app.extensions["citygrid.engine"] = engine
-    app.extensions["citygrid.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    # Tests pass SESSION_FACTORY to run every request inside their rolled-back transaction.
+    app.extensions["citygrid.sessionmaker"] = app.config.get("SESSION_FACTORY") or sessionmaker(
+        bind=engine, expire_on_commit=False
+    )
     app.teardown_appcontext(_close_session)
 
 

@@ -135,8 +135,9 @@ def wants_html() -> bool:
     """Whether the client is a browser asking for a page rather than the API."""
     if request.path.startswith(("/api/", "/open311/", "/ogcapi/", "/tiles/", "/healthz")):
         return False
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "text/html"
+    # Pages answer HTML unless the client explicitly prefers JSON.
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best != "application/json" or not request.accept_mimetypes
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -455,9 +455,23 @@ def cells_frame(session: Session, srid: int, include_retired: bool = False) -> g
     return gpd.GeoDataFrame(data, geometry=list(geoms), crs=f"EPSG:{srid}")
 
 
+# Shapefile field names are limited to 10 bytes: use the standard's abbreviations
+# (GB/T 47678.5 attribute codes), which the importer reads back.
+SHAPEFILE_NAMES = {
+    "code": "SZDYWGBSM",
+    "district_code": "XZQDM",
+    "street_code": "SZJDDM",
+    "street_name": "SZJDMC",
+    "community_code": "SZSQDM",
+    "community_name": "SZSQMC",
+}
+
+
 def export_cells(session: Session, path: Path, settings: Settings, *, to_crs: str | None = None,
                  include_retired: bool = False) -> int:
     """Write the cell layer to ``path`` (format by extension); return the number of cells."""
     frame = cells_frame(session, settings.storage_srid, include_retired)
+    if Path(path).suffix.lower() == ".shp":
+        frame = frame.rename(columns=SHAPEFILE_NAMES)
     write_vector(frame, path, to_crs=to_crs)
     return len(frame)

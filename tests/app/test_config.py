@@ -1,0 +1,36 @@
+"""Settings fail fast and name every bad variable."""
+
+import pytest
+
+from app.config import SettingsError, load_settings
+
+
+def test_defaults(tmp_path):
+    s = load_settings({"CITYGRID_DATA_DIR": str(tmp_path)})
+    assert s.storage_srid == 4547
+    assert s.database_url.startswith("postgresql+psycopg://")
+    assert len(s.secret_key) >= 32
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path)}).secret_key == s.secret_key
+
+
+def test_every_bad_variable_is_listed(tmp_path):
+    with pytest.raises(SettingsError) as err:
+        load_settings({
+            "CITYGRID_DATA_DIR": str(tmp_path),
+            "CITYGRID_STORAGE_SRID": "4326",
+            "CITYGRID_DISTRICT_CODE": "0123",
+            "CITYGRID_PORT": "http",
+            "CITYGRID_TILE_URL": "https://tiles.example/no-placeholders.png",
+            "CITYGRID_LOCALE": "fr",
+        })
+    text = str(err.value)
+    for name in ("CITYGRID_STORAGE_SRID", "CITYGRID_DISTRICT_CODE", "CITYGRID_PORT",
+                 "CITYGRID_TILE_URL", "CITYGRID_LOCALE"):
+        assert name in text
+    assert len(err.value.problems) == 5
+
+
+def test_production_needs_secret_and_database(tmp_path):
+    with pytest.raises(SettingsError) as err:
+        load_settings({"CITYGRID_ENV": "production", "CITYGRID_DATA_DIR": str(tmp_path)})
+    assert {p.split(":")[0] for p in err.value.problems} == {"DATABASE_URL", "CITYGRID_SECRET_KEY"}
