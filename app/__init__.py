@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, g, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 
 from .config import LOCALES, ROOT, Settings, load_settings
 
@@ -72,6 +72,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register_error_handlers(app)
     security.init_app(app)
     Babel(app, locale_selector=select_locale)
+    # Flask-Babel 4 does not put get_locale into templates; base.html needs it.
+    app.jinja_env.globals["get_locale"] = get_locale
     register_blueprints(app)
 
     @app.after_request

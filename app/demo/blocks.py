@@ -90,7 +90,7 @@ def build_blocks(roads: RoadNetwork, extent: Polygon, seed: int) -> list[Block]:
     Raises
     ------
     DemoError
-        When the roads leave only one face smaller than :data:`MIN_BLOCK_AREA_M2`.
+        When the extent encloses no face, or only one smaller than :data:`MIN_BLOCK_AREA_M2`.
 
     Examples
     --------
@@ -105,6 +105,8 @@ def build_blocks(roads: RoadNetwork, extent: Polygon, seed: int) -> list[Block]:
     True
     """
     faces = _faces(roads, extent)
+    if not faces:
+        raise DemoError(f"extent {extent.bounds}: the roads and its edge enclose no face")
     faces = _merge_small(faces, extent)
     faces.sort(key=lambda p: (-round(p.centroid.y), round(p.centroid.x)))
     return [Block(i, p, *_land_use(p, roads, seed)) for i, p in enumerate(faces)]
@@ -126,7 +128,7 @@ def _overshoot(line: LineString) -> LineString:
     """``line`` with both ends extended by :data:`END_OVERSHOOT_M` (closed rings unchanged)."""
     if line.is_ring:
         return line
-    xy = np.asarray(line.coords)
+    xy = np.asarray(shapely.remove_repeated_points(line).coords)
     head, tail = xy[0] - xy[1], xy[-1] - xy[-2]
     head *= END_OVERSHOOT_M / np.hypot(*head)
     tail *= END_OVERSHOOT_M / np.hypot(*tail)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+import numpy as np
 import shapely
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
@@ -85,37 +86,34 @@ def build_cells(
     >>> [c.code for c in cells]
     ['410199001001001', '410199001001002']
     """
+    communities = [(street, community) for street in plans for community in street.communities]
+    pieces: list[list[Polygon]] = []
+    for _, community in communities:
+        polys: list[Polygon] = []
+        for i in community.block_indices:
+            polys.extend(cells_from_blocks([blocks[i].polygon], target_area_m2=target_area_m2, seed=seed + i))
+        if len(polys) > 999:
+            raise DemoError(f"community {community.code}: {len(polys)} cells, the serial allows 999")
+        pieces.append(polys)
+    # Cuts end on neighbouring cells' edges (T-junctions); node them, before numbering
+    # (which uses points on surface), so that cells meet exactly and a point on a shared
+    # edge, e.g. a road centreline, lies in a cell.
+    noded = iter(node_coverage([p for polys in pieces for p in polys]))
     out: list[CellPlan] = []
-    for street in plans:
-        for community in street.communities:
-            polys: list[Polygon] = []
-            for i in community.block_indices:
-                polys.extend(
-                    cells_from_blocks([blocks[i].polygon], target_area_m2=target_area_m2, seed=seed + i)
-                )
-            if len(polys) > 999:
-                raise DemoError(f"community {community.code}: {len(polys)} cells, the serial allows 999")
-            numbered = number_cells(polys, community.code)
-            # The community is its blocks; the cells tile them (a union of the cells would
-            # only add rounding cracks where cut ends meet a neighbour's edge).
-            community.geom = union_blocks([blocks[i].polygon for i in community.block_indices])
-            # Each cell lies in one block; its land use comes from there.
-            own = [blocks[i] for i in community.block_indices]
-            tree = shapely.STRtree([b.polygon for b in own])
-            inside = shapely.points(
-                [shapely.get_coordinates(shapely.point_on_surface(p))[0] for _, p in numbered]
-            )
-            cell_ix, block_ix = tree.query(inside, predicate="within")
-            block_of = dict(zip(cell_ix.tolist(), block_ix.tolist()))
-            for k, (code, p) in enumerate(numbered):
-                block = own[block_of[k]]
-                out.append(
-                    CellPlan(code, street.code, community.name, p, block.land_use, block.area_class, block.index)
-                )
-    # Cuts end on neighbouring cells' edges (T-junctions); node them so that cells meet
-    # exactly and a point on a shared edge, e.g. a road centreline, lies in a cell.
-    noded = node_coverage([c.polygon for c in out])
-    out = [replace(c, polygon=p) for c, p in zip(out, noded)]
+    for (street, community), polys in zip(communities, pieces):
+        numbered = number_cells([next(noded) for _ in polys], community.code)
+        # The community is its blocks; the cells tile them (a union of the cells would
+        # only add rounding cracks where cut ends meet a neighbour's edge).
+        community.geom = union_blocks([blocks[i].polygon for i in community.block_indices])
+        # Each cell lies in one block; its land use comes from there.
+        own = [blocks[i] for i in community.block_indices]
+        tree = shapely.STRtree([b.polygon for b in own])
+        inside = shapely.point_on_surface(np.array([p for _, p in numbered], dtype=object))
+        cell_ix, block_ix = tree.query(inside, predicate="within")
+        block_of = dict(zip(cell_ix.tolist(), block_ix.tolist()))
+        for k, (code, p) in enumerate(numbered):
+            block = own[block_of[k]]
+            out.append(CellPlan(code, street.code, community.name, p, block.land_use, block.area_class, block.index))
     _check(out, plans, union_blocks([b.polygon for b in blocks]) if boundary is None else boundary)
     out.sort(key=lambda c: c.code)
     return out
