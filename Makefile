@@ -38,7 +38,7 @@ static/vendor/.installed: package.json package-lock.json tools/vendor.py
 	touch $@
 
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -d app/translations
+	$(VENV)/bin/pybabel compile -d app/translations
 
 db-up: $(VENV)/.installed
 	@if [ -z "$$DATABASE_URL" ]; then $(CITYGRID) db up; fi

@@ -10,12 +10,12 @@ from markupsafe import Markup
 from gis.maps import GridMapLabels, grid_map
 
 from ..db import get_session
-from ..security import roles_required
+from ..security import current_user, roles_required
 from ..services import grid as grid_service
 from .pages import bp
 
 #: Cells are fetched and drawn from this zoom on; below it the page shows communities only.
-MIN_CELL_ZOOM = 14
+MIN_CELL_ZOOM = 13
 #: Cells asked for per API page (the server caps it at CITYGRID_MAX_BBOX_CELLS).
 CELL_PAGE_SIZE = 2000
 #: Centre of the reference deployment (Zhengdong New District), used before cells are loaded.
@@ -61,6 +61,7 @@ def _texts() -> dict[str, str]:
         "none": _("none"),
         "area": _("Area"),
         "legend": _("Communities"),
+        "myDutyGrid": _("My duty grid"),
         "locateMe": _("Show my location"),
         "noGps": _("Your location is not available"),
     }
@@ -110,6 +111,8 @@ def map_page():
         "locateUrl": url_for("grid_api.locate"),
         "loginUrl": url_for("auth.login", next=url_for("pages.map_page")),
         "hasCells": extent is not None,
+        # An inspector's map opens on (and outlines) the duty grid they patrol.
+        "myDuty": grid_service.duty_grids_of(db, current_user().id),
         "text": _texts(),
     }
     # folium's output is built from our own templates with escaped feature names.

@@ -163,3 +163,32 @@ def areas_geojson(session: Session, table: str) -> dict[str, Any]:
             for r in rows
         ],
     }
+
+
+def duty_grids_of(session: Session, inspector_id: int) -> dict[str, Any]:
+    """The duty grids patrolled by one inspector as a CRS84 FeatureCollection."""
+    rows = session.execute(
+        sa.text(
+            """
+            SELECT dg.code, dg.name, count(dgc.cell_code) AS cells,
+                   ST_AsGeoJSON(ST_Transform(dg.geom, 4326), 6) AS g
+            FROM duty_grids dg
+            LEFT JOIN duty_grid_cells dgc ON dgc.duty_grid_id = dg.id
+            WHERE dg.inspector_id = :uid AND dg.geom IS NOT NULL
+            GROUP BY dg.id ORDER BY dg.code
+            """
+        ),
+        {"uid": inspector_id},
+    ).mappings()
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": r["code"],
+                "geometry": json.loads(r["g"]),
+                "properties": {"code": r["code"], "name": r["name"], "cells": r["cells"]},
+            }
+            for r in rows
+        ],
+    }

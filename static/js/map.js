@@ -401,6 +401,18 @@
     setTimeout(function () { statusError = null; showStatus(); }, 4000);
   });
 
+  // ---- my duty grid ---------------------------------------------------------------------------
+  if (cfg.myDuty && cfg.myDuty.features.length) {
+    var duty = L.geoJSON(cfg.myDuty, {
+      interactive: false,
+      style: { color: "#c2185b", weight: 4, dashArray: "8 6", fill: false },
+    }).addTo(map);
+    duty.eachLayer(function (layer) {
+      layer.bindTooltip(T.myDutyGrid + " · " + layer.feature.properties.name, { sticky: true });
+    });
+    map.fitBounds(duty.getBounds(), { padding: [24, 24], maxZoom: 17 });
+  }
+
   // ---- wiring ---------------------------------------------------------------------------------
   map.on("zoomend", applyZoomStyle);
   map.on("moveend", refresh);

@@ -102,6 +102,16 @@ def test_inspector_clicks_a_cell_and_sees_its_details(live_server, page, artifac
     sign_in(pg, live_server)
     assert pg.locator(".topbar .who").inner_text().endswith("监督员")
     wait_ready(pg)
+    # The inspector's map opens on their duty grid with its cells already drawn.
+    assert pg.evaluate("window.citygridMap.map.getZoom()") >= 14
+    assert pg.evaluate("window.citygridMap.state.drawnCells") > 0
+    view_has_my_grid = pg.evaluate(
+        "(() => { let ok = false; window.citygridMap.map.eachLayer(l => {"
+        " if (l.feature && l.feature.properties && /-D\\d+$/.test(l.feature.properties.code || ''))"
+        " ok = window.citygridMap.map.getBounds().pad(0.01).contains(l.getBounds()); });"
+        " return ok; })()"
+    )
+    assert view_has_my_grid
     pg.screenshot(path=str(artifacts / "map-initial.png"))
 
     cell = a_cell(pg)
