@@ -105,6 +105,14 @@ class Conflict(Problem):
     title = "Conflict"
 
 
+class TooManyRequests(Problem):
+    """The client must wait before trying again."""
+
+    status = 429
+    type_slug = "too-many-requests"
+    title = "Too many requests"
+
+
 class PayloadTooLarge(Problem):
     """The request body exceeds the configured limit."""
 

@@ -120,13 +120,25 @@ class Cluster:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def is_running(self) -> bool:
-        """Whether the server accepts connections."""
+    def port_answers(self) -> bool:
+        """Whether some PostgreSQL server accepts connections on our port."""
         done = subprocess.run(
             [str(self.bindir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
             check=False,
         )
         return done.returncode == 0
+
+    def is_running(self) -> bool:
+        """Whether *this* cluster (not another server on the same port) is up and answering."""
+        try:
+            # postmaster.pid line 4 is the port the server listens on.
+            pid_lines = (self.datadir / "postmaster.pid").read_text().splitlines()
+            if int(pid_lines[3]) != self.port:
+                return False
+        except (FileNotFoundError, IndexError, ValueError, PermissionError):
+            return False
+        done = self._run([str(self.bindir() / "pg_ctl"), "-D", str(self.datadir), "status"], check=False)
+        return done.returncode == 0 and self.port_answers()
 
     def init(self) -> bool:
         """Create the cluster when it does not exist yet; True when it was created."""
@@ -176,12 +188,18 @@ class Cluster:
         """Start the server and wait until it accepts connections."""
         if self.is_running():
             return
+        if self.port_answers():
+            raise ClusterError(
+                f"another PostgreSQL server already listens on 127.0.0.1:{self.port}; "
+                "set CITYGRID_PG_PORT to a free port (or DATABASE_URL to use that server)"
+            )
         done = self._run(
             [
                 str(self.bindir() / "pg_ctl"),
                 "-D", str(self.datadir),
                 "-l", str(self.logfile),
                 "-w", "-t", "60",
+                "-o", f"-p {self.port}",
                 "start",
             ],
             check=False,
@@ -192,7 +210,7 @@ class Cluster:
                 f"could not start PostgreSQL on port {self.port}:\n{done.stderr}\n{tail}"
             )
         for _ in range(60):
-            if self.is_running():
+            if self.port_answers():
                 return
             time.sleep(0.5)
         raise ClusterError(f"PostgreSQL did not answer on port {self.port}")

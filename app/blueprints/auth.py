@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_babel import gettext as _
 
 from ..db import get_session
-from ..errors import BadRequest, Unauthorized
+from ..errors import BadRequest, TooManyRequests, Unauthorized
 from ..security import current_actor, current_user, login_user
 from ..services import accounts
 from ..services.audit import Actor, record
@@ -31,6 +31,9 @@ def login():
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
         db = get_session()
+        if accounts.too_many_failures(db, username, request.remote_addr):
+            error = _("Too many failed sign-ins. Wait 15 minutes and try again.")
+            return render_template("login.html", error=error), 429
         user = accounts.authenticate(db, username, password)
         if user is None:
             error = _("Wrong username or password.")
@@ -72,8 +75,12 @@ def issue_token():
     if label is not None and (not isinstance(label, str) or len(label) > 100):
         raise BadRequest("'label' must be a string of at most 100 characters", field="label")
     db = get_session()
+    if accounts.too_many_failures(db, data["username"], request.remote_addr):
+        raise TooManyRequests("too many failed sign-ins for this user or address; wait 15 minutes")
     user = accounts.authenticate(db, data["username"], data["password"])
     if user is None:
+        record(db, Actor(None, data["username"][:64], None, None, request.remote_addr), "token.failed", "user", None)
+        db.commit()
         raise Unauthorized("wrong username or password")
     ttl = current_app.config["SETTINGS"].token_ttl_hours
     token, row = accounts.issue_token(db, user, ttl, label)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import ROLES
-from ..models import ApiToken, Department, User
+from ..models import ApiToken, AuditEntry, Department, User
 from .audit import Actor, record
 
 # A hash to compare against when the user does not exist, so that timing does not reveal
@@ -25,6 +25,29 @@ class AccountError(ValueError):
     def __init__(self, field: str, message: str):
         self.field = field
         super().__init__(f"{field}: {message}")
+
+
+#: Failed sign-ins (per username, and per client address) tolerated within the window.
+MAX_FAILURES = 10
+FAILURE_WINDOW = timedelta(minutes=15)
+FAILURE_ACTIONS = ("login.failed", "token.failed")
+
+
+def too_many_failures(session: Session, username: str, ip: str | None) -> bool:
+    """Whether sign-in for this username or from this address is locked for a while.
+
+    Counted from the audit log, so the limit holds across server processes.
+    """
+    since = datetime.now(timezone.utc) - FAILURE_WINDOW
+    who = [AuditEntry.actor == username[:64]]
+    if ip:
+        who.append(AuditEntry.ip == ip)
+    failures = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.action.in_(FAILURE_ACTIONS), AuditEntry.at >= since, sa.or_(*who))
+    )
+    return failures >= MAX_FAILURES
 
 
 def hash_password(password: str) -> str:

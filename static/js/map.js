@@ -344,6 +344,22 @@
   map.on("click", onClick);
   [communities, cellsLayer].forEach(function (layer) { layer.on("click", onClick); });
 
+  // ---- my duty grid ---------------------------------------------------------------------------
+  // Its outline sits in a pane above the cells, so cell fills drawn later never hide it.
+  var dutyGrids = (cfg.myDuty && cfg.myDuty.features) || [];
+  if (dutyGrids.length) {
+    var dutyPane = map.createPane("cgDuty");
+    dutyPane.style.zIndex = 450;
+    dutyPane.style.pointerEvents = "none";
+    var duty = L.geoJSON(cfg.myDuty, {
+      pane: "cgDuty",
+      renderer: L.svg({ pane: "cgDuty" }),
+      interactive: false,
+      style: { color: "#c2185b", weight: 4, dashArray: "8 6", fill: false },
+    }).addTo(map);
+    map.fitBounds(duty.getBounds(), { padding: [24, 24], maxZoom: 17 });
+  }
+
   // ---- legend ---------------------------------------------------------------------------------
   var Legend = L.Control.extend({
     options: { position: "bottomright" },
@@ -360,6 +376,12 @@
         ul.appendChild(li);
       });
       div.appendChild(ul);
+      dutyGrids.forEach(function (f) {
+        var p = el("p", "cg-legend-duty");
+        p.appendChild(el("span", "cg-swatch cg-swatch-duty"));
+        p.appendChild(el("span", null, T.myDutyGrid + "：" + f.properties.name));
+        div.appendChild(p);
+      });
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       return div;
@@ -400,18 +422,6 @@
     showStatus();
     setTimeout(function () { statusError = null; showStatus(); }, 4000);
   });
-
-  // ---- my duty grid ---------------------------------------------------------------------------
-  if (cfg.myDuty && cfg.myDuty.features.length) {
-    var duty = L.geoJSON(cfg.myDuty, {
-      interactive: false,
-      style: { color: "#c2185b", weight: 4, dashArray: "8 6", fill: false },
-    }).addTo(map);
-    duty.eachLayer(function (layer) {
-      layer.bindTooltip(T.myDutyGrid + " · " + layer.feature.properties.name, { sticky: true });
-    });
-    map.fitBounds(duty.getBounds(), { padding: [24, 24], maxZoom: 17 });
-  }
 
   // ---- wiring ---------------------------------------------------------------------------------
   map.on("zoomend", applyZoomStyle);

@@ -91,3 +91,12 @@ def test_oversized_body_is_413(app, client, grid):
     app.config["MAX_CONTENT_LENGTH"] = 1000
     resp = client.post("/api/v1/auth/token", data="x" * 5000, content_type="application/json")
     assert_problem(resp, 413)
+
+
+def test_repeated_failures_lock_sign_in_for_a_while(client, grid):
+    for _ in range(10):
+        assert client.post("/api/v1/auth/token", json={"username": "t_leader", "password": "guess"}).status_code == 401
+    # Even the right password is refused now, on the API and the form.
+    assert_problem(client.post("/api/v1/auth/token", json={"username": "t_leader", "password": PASSWORD}), 429)
+    resp = login(client, "t_leader")
+    assert resp.status_code == 429 and "15" in resp.get_data(as_text=True)

@@ -112,6 +112,7 @@ def test_inspector_clicks_a_cell_and_sees_its_details(live_server, page, artifac
         " return ok; })()"
     )
     assert view_has_my_grid
+    assert "我的责任网格" in pg.locator(".cg-legend").inner_text()
     pg.screenshot(path=str(artifacts / "map-initial.png"))
 
     cell = a_cell(pg)
