@@ -47,6 +47,19 @@ class Extent:
         return [round(v, 6) for v in (self.min_lon, self.min_lat, self.max_lon, self.max_lat)]
 
 
+def _features(rows, props: tuple[str, ...], geometry: str = "g") -> list[dict[str, Any]]:
+    """GeoJSON features from rows holding a ``code``, a GeoJSON text column and properties."""
+    return [
+        {
+            "type": "Feature",
+            "id": r["code"],
+            "geometry": json.loads(r[geometry]),
+            "properties": {k: r[k] for k in props},
+        }
+        for r in rows
+    ]
+
+
 def locate(session: Session, x: float, y: float, srid: int) -> dict[str, Any] | None:
     """The current cell covering storage-CRS point (x, y) with its hierarchy and inspector."""
     row = session.execute(_LOCATE_SQL, {"x": x, "y": y, "srid": srid}).mappings().first()
@@ -105,10 +118,10 @@ def cells_in_bbox(
     rows = session.execute(
         sa.text(
             f"""{cte}
-            SELECT c.code, c.community_code, c.street_code, c.area_m2,
+            SELECT c.code, c.community_code, c.street_code, round(c.area_m2::numeric, 1)::float AS area_m2,
                    co.name AS community_name, st.name AS street_name,
-                   dg.code AS duty_code, u.display_name AS inspector_name,
-                   ST_AsGeoJSON(ST_Transform(c.geom, 4326), 7) AS geometry
+                   dg.code AS duty_grid, u.display_name AS inspector,
+                   ST_AsGeoJSON(ST_Transform(c.geom, 4326), 7) AS g
             FROM cells c CROSS JOIN q
             JOIN communities co ON co.code = c.community_code
             JOIN streets st ON st.code = c.street_code
@@ -121,24 +134,11 @@ def cells_in_bbox(
         ),
         {**params, "limit": limit, "offset": offset},
     ).mappings()
-    features = [
-        {
-            "type": "Feature",
-            "id": r["code"],
-            "geometry": json.loads(r["geometry"]),
-            "properties": {
-                "code": r["code"],
-                "community_code": r["community_code"],
-                "community_name": r["community_name"],
-                "street_code": r["street_code"],
-                "street_name": r["street_name"],
-                "area_m2": round(r["area_m2"], 1),
-                "duty_grid": r["duty_code"],
-                "inspector": r["inspector_name"],
-            },
-        }
-        for r in rows
-    ]
+    features = _features(
+        rows,
+        ("code", "community_code", "community_name", "street_code", "street_name", "area_m2",
+         "duty_grid", "inspector"),
+    )
     return features, total
 
 
@@ -151,18 +151,7 @@ def areas_geojson(session: Session, table: str) -> dict[str, Any]:
             f"SELECT code, name, ST_AsGeoJSON(ST_Transform(geom, 4326), 6) AS g FROM {table} ORDER BY code"
         )
     ).mappings()
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "id": r["code"],
-                "geometry": json.loads(r["g"]),
-                "properties": {"code": r["code"], "name": r["name"]},
-            }
-            for r in rows
-        ],
-    }
+    return {"type": "FeatureCollection", "features": _features(rows, ("code", "name"))}
 
 
 def duty_grids_of(session: Session, inspector_id: int) -> dict[str, Any]:
@@ -180,15 +169,4 @@ def duty_grids_of(session: Session, inspector_id: int) -> dict[str, Any]:
         ),
         {"uid": inspector_id},
     ).mappings()
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "id": r["code"],
-                "geometry": json.loads(r["g"]),
-                "properties": {"code": r["code"], "name": r["name"], "cells": r["cells"]},
-            }
-            for r in rows
-        ],
-    }
+    return {"type": "FeatureCollection", "features": _features(rows, ("code", "name", "cells"))}
