@@ -11,7 +11,7 @@ DEMO_SIZE ?= default
 demo: install db-up
 	$(CITYGRID) demo --size $(DEMO_SIZE)
 	@echo ""
-	@echo "Open http://127.0.0.1:5000 and sign in with one of the accounts above."
+	@echo "Sign in at the address printed below with one of the accounts above."
 	$(CITYGRID) serve
 
 test: install db-up

@@ -90,7 +90,7 @@ def roles_required(*roles: str) -> Callable:
             user = current_user()
             if user is None:
                 if wants_html():
-                    return redirect(url_for("auth.login", next=request.full_path))
+                    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
                 raise Unauthorized("sign in, or send 'Authorization: Bearer <token>'")
             if user.role not in allowed:
                 raise Forbidden(
