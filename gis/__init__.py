@@ -50,6 +50,7 @@ from gis.maps import (
     GridMapLabels,
     MapError,
     community_palette,
+    touching_areas,
     grid_map,
     vendor_assets,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "GridMapLabels",
     "MapError",
     "community_palette",
+    "touching_areas",
     "grid_map",
     "vendor_assets",
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import folium
+import shapely
 from shapely.geometry import shape
 
 from gis.errors import GeoJSONError, GisError
@@ -21,6 +22,7 @@ __all__ = [
     "GridMapLabels",
     "MapError",
     "community_palette",
+    "touching_areas",
     "grid_map",
     "vendor_assets",
 ]
@@ -159,16 +161,22 @@ def vendor_assets(vendor_base: str = "/static/vendor") -> tuple[list[tuple[str, 
     )
 
 
-def community_palette(codes: Iterable[str]) -> dict[str, str]:
+def community_palette(
+    codes: Iterable[str], neighbours: Mapping[str, Iterable[str]] | None = None
+) -> dict[str, str]:
     """Give each community code a fill colour from :data:`COMMUNITY_COLOURS`.
 
-    Colours go by the index of the code in sorted order, cycling through the palette, so the
-    same set of codes always gets the same colours, whatever order they come in.
+    Codes are coloured in sorted order, so the same input always gets the same colours.
+    Without ``neighbours`` colours cycle through the palette. With them, each community
+    takes the first colour (counting on from its own position) that no neighbour coloured
+    before it uses, so adjacent communities differ whenever the palette allows.
 
     Parameters
     ----------
     codes : iterable of str
         Community codes (12 digits); duplicates are ignored.
+    neighbours : mapping of str to iterable of str, optional
+        For each code, the codes of the communities it touches.
 
     Returns
     -------
@@ -186,6 +194,13 @@ def community_palette(codes: Iterable[str]) -> dict[str, str]:
     {'410199001001': '#4e79a7', '410199001002': '#f28e2b'}
     >>> len(set(community_palette(f"4101990010{i:02d}" for i in range(12)).values()))
     12
+    >>> codes = [f"4101990010{i:02d}" for i in range(13)]
+    >>> cyclic = community_palette(codes)
+    >>> cyclic[codes[0]] == cyclic[codes[12]]
+    True
+    >>> touching = community_palette(codes, {codes[12]: [codes[0]], codes[0]: [codes[12]]})
+    >>> touching[codes[0]] == touching[codes[12]]
+    False
     >>> community_palette([None])
     Traceback (most recent call last):
     ...
@@ -196,7 +211,45 @@ def community_palette(codes: Iterable[str]) -> dict[str, str]:
         if not isinstance(code, str) or not code:
             raise MapError(f"community code {code!r} must be a non-empty string")
         unique.add(code)
-    return {code: COMMUNITY_COLOURS[i % len(COMMUNITY_COLOURS)] for i, code in enumerate(sorted(unique))}
+    n = len(COMMUNITY_COLOURS)
+    palette: dict[str, str] = {}
+    for i, code in enumerate(sorted(unique)):
+        taken = {palette[c] for c in (neighbours or {}).get(code, ()) if c in palette}
+        choices = [COMMUNITY_COLOURS[(i + k) % n] for k in range(n)]
+        palette[code] = next((c for c in choices if c not in taken), choices[0])
+    return palette
+
+
+def touching_areas(features: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """Which areas of a GeoJSON feature list touch or overlap each other, by ``code``.
+
+    Parameters
+    ----------
+    features : sequence of mapping
+        GeoJSON features with a ``code`` property.
+
+    Returns
+    -------
+    dict of str to set of str
+        Code to the codes of the other areas it meets.
+
+    Examples
+    --------
+    >>> sq = lambda x: {"type": "Polygon", "coordinates": [[[x, 0], [x + 1, 0], [x + 1, 1], [x, 1], [x, 0]]]}
+    >>> f = [{"type": "Feature", "geometry": sq(x), "properties": {"code": c}}
+    ...      for x, c in ((0, "a"), (1, "b"), (3, "c"))]
+    >>> touching_areas(f)
+    {'a': {'b'}, 'b': {'a'}, 'c': set()}
+    """
+    codes = [f["properties"]["code"] for f in features]
+    geoms = [shape(f["geometry"]) for f in features]
+    meets: dict[str, set[str]] = {c: set() for c in codes}
+    if geoms:
+        left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+        for i, j in zip(left.tolist(), right.tolist()):
+            if i != j:
+                meets[codes[i]].add(codes[j])
+    return meets
 
 
 def _fc(features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -349,7 +402,9 @@ def grid_map(
             max_native_zoom=18,
         ).add_to(m)
 
-    palette = community_palette(f["properties"]["code"] for f in communities)
+    palette = community_palette(
+        (f["properties"]["code"] for f in communities), touching_areas(communities)
+    )
     communities_layer = folium.GeoJson(
         _fc(communities),
         name=labels.communities,
