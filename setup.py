@@ -9,6 +9,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["app", "app.*", "grid", "grid.*", "gis", "gis.*"]),
     include_package_data=True,
+    package_data={"app": ["seed/*.csv", "seed/*.md", "templates/*.html", "translations/*/LC_MESSAGES/*"]},
     install_requires=[
         # grid/
         "numpy>=2.0",
@@ -31,6 +32,7 @@ setup(
         "psycopg[binary]>=3.1",
         "gunicorn>=22",
         "click>=8.1",
+        "Pillow>=10",
     ],
     extras_require={
         "test": ["pytest>=8", "playwright>=1.45"],

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: city's statistical division codes assign (standards.md §2.3).
 DEMO_DISTRICT_CODE_PLACEHOLDER = "410199"
 
+CATEGORY_STANDARDS = ("GB/T 47678.5-2026", "GB/T 30428.2-2013")
+
 ROLES = (
     "inspector",
     "operator",
@@ -63,6 +65,10 @@ class Settings:
     data_dir: Path = ROOT / "var"
     session_cookie_secure: bool = False
     max_bbox_cells: int = 5000
+    category_standard: str = CATEGORY_STANDARDS[0]
+    photo_dir: Path = ROOT / "var" / "photos"
+    max_photo_bytes: int = 10 * 1024 * 1024
+    max_photos: int = 9
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -206,6 +212,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     max_upload_mb = integer("CITYGRID_MAX_UPLOAD_MB", 100, 1, 2048)
     ttl = integer("CITYGRID_TOKEN_TTL_HOURS", 24 * 30, 1, 24 * 365)
     max_bbox_cells = integer("CITYGRID_MAX_BBOX_CELLS", 5000, 10, 100000)
+    category_standard = choice("CITYGRID_CATEGORY_STANDARD", CATEGORY_STANDARDS[0], CATEGORY_STANDARDS)
+    max_photo_mb = integer("CITYGRID_MAX_PHOTO_MB", 10, 1, 50)
     secure_cookie = boolean("CITYGRID_SESSION_COOKIE_SECURE", run_env == "production")
 
     demo_password = env.get("CITYGRID_DEMO_PASSWORD") or "citygrid-demo"
@@ -241,4 +249,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         session_cookie_secure=secure_cookie,
         max_bbox_cells=max_bbox_cells,
+        category_standard=category_standard,
+        photo_dir=Path(env.get("CITYGRID_PHOTO_DIR") or data_dir / "photos"),
+        max_photo_bytes=max_photo_mb * 1024 * 1024,
     )

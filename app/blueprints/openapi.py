@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from ..caseflow.machine import ACTIONS
+
 bp = Blueprint("openapi", __name__)
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -18,6 +20,10 @@ _LONLAT = [
     },
 ]
 _GEOJSON = {"application/geo+json": {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}}
+
+
+def _ID(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
 def _json(schema: dict) -> dict:
@@ -91,6 +97,76 @@ SPEC = {
         ),
         "/api/v1/grid/streets": _get("All streets (街道) as GeoJSON", content=_GEOJSON),
         "/api/v1/grid/communities": _get("All communities (社区) as GeoJSON", content=_GEOJSON),
+        "/api/v1/cases": {
+            "get": _get(
+                "Cases the caller may see (a department sees only its own), newest first",
+                [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
+                 ("state", "source", "category", "street", "community", "cell", "department", "urgency",
+                  "light", "from", "to", "mine", "page", "page_size")],
+            )["get"],
+            "post": {
+                "summary": "Report a case (JSON, or multipart/form-data with up to 9 JPEG/PNG 'photos')",
+                "security": [{"bearer": []}, {"session": []}],
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 128},
+                                "description": "A retried submission with the same key returns the first answer."}],
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/CaseReport"}},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {
+                        "data": {"type": "string", "description": "CaseReport as JSON"},
+                        "photos": {"type": "array", "items": {"type": "string", "format": "binary"}, "maxItems": 9}}}},
+                }},
+                "responses": {"201": {"description": "Created; lists possible duplicates",
+                                      "content": _json({"type": "object"})},
+                              "400": _PROBLEM, "401": _PROBLEM, "403": _PROBLEM, "422": _PROBLEM},
+            },
+        },
+        "/api/v1/cases/{case_id}": _get("A case with its timeline, photos, duplicates and allowed actions",
+                                        [_ID("case_id")], extra={"404": _PROBLEM}),
+        "/api/v1/cases/{case_id}/actions": {"post": {
+            "summary": "Act on a case through the state machine",
+            "security": [{"bearer": []}, {"session": []}],
+            "parameters": [_ID("case_id")],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["action", "version"],
+                "properties": {"action": {"type": "string", "enum": sorted(ACTIONS)},
+                               "version": {"type": "integer"}, "note": {"type": "string"},
+                               "outcome": {"type": "string"}, "department": {"type": "string"},
+                               "inspector": {"type": "string"}, "hours": {"type": "number"},
+                               "duplicate_of": {"type": ["integer", "string"]}}}}}},
+            "responses": {"200": {"description": "The event and the updated case"}, "400": _PROBLEM,
+                          "403": _PROBLEM, "404": _PROBLEM, "409": _PROBLEM},
+        }},
+        "/api/v1/cases/{case_id}/photos/{photo_id}": {"get": {
+            "summary": "A case photo", "parameters": [_ID("case_id"), _ID("photo_id")],
+            "responses": {"200": {"description": "JPEG or PNG", "content": {"image/jpeg": {}, "image/png": {}}},
+                          "404": _PROBLEM}}},
+        "/api/v1/inspectors/me/position": {"post": {
+            "summary": "An inspector reports position and duty status",
+            "requestBody": {"content": _json({"type": "object", "required": ["lon", "lat"], "properties": {
+                "lon": {"type": "number"}, "lat": {"type": "number"}, "crs": {"type": "string"},
+                "on_duty": {"type": "boolean"}}})},
+            "responses": {"200": {"description": "Recorded"}, "400": _PROBLEM, "403": _PROBLEM}}},
+        "/api/v1/categories": _get("The category tree (kind → major → minor) of the active standard",
+                                   [{"name": n, "in": "query", "schema": {"type": "string"}}
+                                    for n in ("q", "kind", "standard")]),
+        "/api/v1/categories/{category_id}": {
+            "get": _get("A category with its time limits", [_ID("category_id")], extra={"404": _PROBLEM})["get"],
+            "patch": {"summary": "Edit a category (admin): department, auto-dispatch, radius, time limits",
+                      "parameters": [_ID("category_id")],
+                      "requestBody": {"content": _json({"type": "object"})},
+                      "responses": {"200": {"description": "Updated"}, "400": _PROBLEM, "403": _PROBLEM,
+                                    "404": _PROBLEM, "422": _PROBLEM}},
+        },
+        "/api/v1/routing-rules": {
+            "get": _get("Routing rules (admin, dispatcher)")["get"],
+            "post": {"summary": "Add a routing rule category × area → department (admin)",
+                     "requestBody": {"content": _json({"type": "object"})},
+                     "responses": {"201": {"description": "Created"}, "400": _PROBLEM, "403": _PROBLEM,
+                                   "422": _PROBLEM}},
+        },
+        "/api/v1/routing-rules/{rule_id}": {"delete": {
+            "summary": "Delete a routing rule (admin)", "parameters": [_ID("rule_id")],
+            "responses": {"204": {"description": "Deleted"}, "403": _PROBLEM, "404": _PROBLEM}}},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     },
     "components": {
@@ -126,6 +202,24 @@ SPEC = {
                     "duty_grid": {"oneOf": [{"$ref": "#/components/schemas/Named"}, {"type": "null"}]},
                     "inspector": {"type": ["object", "null"]},
                     "point": {"type": "object"},
+                },
+            },
+            "CaseReport": {
+                "type": "object",
+                "required": ["lon", "lat", "category", "description"],
+                "properties": {
+                    "lon": {"type": "number"}, "lat": {"type": "number"},
+                    "crs": {"type": "string", "enum": ["wgs84", "cgcs2000", "gcj02", "bd09"]},
+                    "category": {"type": ["integer", "string"], "description": "id or code such as E06010"},
+                    "description": {"type": "string", "maxLength": 4000},
+                    "address": {"type": "string", "maxLength": 255},
+                    "source": {"type": "string", "enum": ["inspector", "public", "hotline", "video", "sensor",
+                                                          "upper_platform", "open311"]},
+                    "urgency": {"type": "string", "enum": ["normal", "urgent"]},
+                    "self_handled": {"type": "boolean"},
+                    "camera_id": {"type": "string", "pattern": "^[0-9]{20}$"},
+                    "reporter": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "phone": {"type": "string"}, "email": {"type": "string"}}},
                 },
             },
             "Named": {"type": "object", "properties": {"code": {"type": "string"}, "name": {"type": "string"}}},

@@ -1,6 +1,8 @@
 """All models, imported so that Base.metadata is complete."""
 
 from .base import STORAGE_SRID, Base
+from .cases import Case, CaseEvent, CasePhoto, IdempotencyRecord, Open311Client
+from .catalog import CalendarDay, Category, RoutingRule, TimeLimit, WorkWindow
 from .grid import Cell, Community, District, DutyGrid, DutyGridCell, Street
 from .org import ApiToken, AuditEntry, Department, User
 
@@ -9,6 +11,16 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "CalendarDay",
+    "Case",
+    "CaseEvent",
+    "CasePhoto",
+    "Category",
+    "IdempotencyRecord",
+    "Open311Client",
+    "RoutingRule",
+    "TimeLimit",
+    "WorkWindow",
     "Cell",
     "Community",
     "Department",

@@ -1,0 +1,1 @@
+"""Case workflow: working-time calendar, deadlines and the case state machine."""

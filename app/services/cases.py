@@ -1,0 +1,522 @@
+"""The case loop: intake, actions through the state machine, stage clocks and warning lights."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..caseflow import machine
+from ..caseflow.worktime import WorkCalendar, deadline, light, shift_deadline
+from ..config import Settings
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, ValidationProblem
+from ..models import (
+    Case,
+    CaseEvent,
+    CasePhoto,
+    Category,
+    Department,
+    DutyGrid,
+    DutyGridCell,
+    User,
+)
+from . import grid as grid_service
+from .audit import Actor, record
+from .categories import resolve_time_limit
+from .photos import CheckedPhoto, PhotoStore
+from .routing import suggest_department
+
+LOGGER = logging.getLogger(__name__)
+
+#: Who may report with which source.
+SOURCES_BY_ROLE = {
+    "inspector": ("inspector",),
+    "operator": ("public", "hotline", "video", "sensor", "upper_platform", "open311"),
+}
+DUPLICATE_WINDOW = timedelta(days=7)
+MAX_DESCRIPTION = 4000
+
+
+class InvalidTransition(Conflict):
+    """The action is not allowed from the case's current state."""
+
+    type_slug = "invalid-transition"
+    title = "Action not allowed in this state"
+
+
+class StaleVersion(Conflict):
+    """The client acted on an older version of the case."""
+
+    type_slug = "stale-version"
+    title = "The case has changed since you loaded it"
+
+
+class OutsideDistrict(ValidationProblem):
+    """A case located outside every unit grid cell."""
+
+    type_slug = "out-of-district"
+    title = "Location outside the district's unit grid"
+
+
+@dataclass
+class IntakeInput:
+    """A validated report (the blueprint parses the request into this)."""
+
+    x: float
+    y: float
+    lon: float
+    lat: float
+    category_id: int
+    description: str
+    address: str | None = None
+    source: str | None = None
+    urgency: str = "normal"
+    self_handled: bool = False
+    camera_id: str | None = None
+    reporter_contact: dict[str, Any] | None = None
+    photos: list[CheckedPhoto] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who acts on a case: a user, or the system (auto-dispatch)."""
+
+    id: int | None
+    username: str
+    role: str
+    department_id: int | None = None
+
+    @classmethod
+    def of(cls, user: User) -> Caller:
+        """The caller for a signed-in user."""
+        return cls(user.id, user.username, user.role, user.department_id)
+
+
+def now_utc() -> datetime:
+    """The current instant (one place to read the clock)."""
+    return datetime.now(timezone.utc)
+
+
+# -- clocks -------------------------------------------------------------------------------
+
+
+def _calendar_for(calendar: WorkCalendar, case: Case) -> WorkCalendar:
+    """Handling by a department that works weekends counts its weekends as working time."""
+    if case.stage == "handle" and case.department is not None and case.department.works_weekends:
+        return calendar.with_weekend_work(True)
+    return calendar
+
+
+def start_stage(session: Session, calendar: WorkCalendar, case: Case, at: datetime) -> None:
+    """Start the clock of the stage belonging to the case's state."""
+    case.stage = machine.STAGE_OF_STATE.get(case.state)
+    if case.stage is None:
+        case.stage_started_at = case.stage_deadline = case.stage_limit_unit = None
+        return
+    limit = resolve_time_limit(session, case.category_id, case.stage, case.urgency, case.area_class)
+    cal = _calendar_for(calendar, case)
+    case.stage_started_at = at
+    case.stage_limit_unit = limit.unit
+    case.stage_limit_minutes = limit_minutes(cal, limit.value, limit.unit)
+    case.stage_deadline = deadline(cal, at, limit.value, limit.unit)
+    if case.stage == "handle":
+        case.handle_deadline = case.stage_deadline
+
+
+def limit_minutes(calendar: WorkCalendar, value: float, unit: str) -> float:
+    """A limit in minutes of its own kind of time (wall-clock or working)."""
+    if unit == "working_days":
+        return value * calendar.day_minutes
+    return value * 60.0 if unit in ("hours", "working_hours") else float(value)
+
+
+def _minutes_between(calendar: WorkCalendar, start: datetime, end: datetime, unit: str) -> float:
+    if unit in ("minutes", "hours"):
+        return max((end - start).total_seconds() / 60.0, 0.0)
+    return calendar.working_minutes_between(start, end)
+
+
+def warning_light(calendar: WorkCalendar, case: Case, now: datetime | None = None) -> str | None:
+    """Green up to 80 % of the stage allowance, yellow to 100 %, red beyond.
+
+    Measured as what is left before the deadline, so a suspension (which moves the
+    deadline) does not count as time used; while suspended the light is frozen.
+    """
+    if case.stage_deadline is None or not case.stage_limit_minutes:
+        return None if case.stage_deadline is None else ("red" if (now or now_utc()) > case.stage_deadline else "yellow")
+    cal = _calendar_for(calendar, case)
+    at = case.suspended_at if case.state == "suspended" and case.suspended_at else (now or now_utc())
+    unit = case.stage_limit_unit
+    if at <= case.stage_deadline:
+        used = case.stage_limit_minutes - _minutes_between(cal, at, case.stage_deadline, unit)
+    else:
+        used = case.stage_limit_minutes + _minutes_between(cal, case.stage_deadline, at, unit)
+    return light(max(used, 0.0) / case.stage_limit_minutes)
+
+
+# -- intake -------------------------------------------------------------------------------
+
+
+def next_case_number(session: Session, at: datetime) -> tuple[int, str]:
+    """A new case id and its number: local date + 8-digit serial."""
+    case_id = session.scalar(sa.text("SELECT nextval('cases_id_seq')"))
+    local = at.astimezone(timezone(timedelta(hours=8)))
+    return case_id, f"{local:%Y%m%d}{case_id:08d}"
+
+
+def find_duplicates(session: Session, case: Case, radius_m: float, at: datetime) -> list[dict[str, Any]]:
+    """Open cases of the same category within ``radius_m`` reported in the last 7 days."""
+    rows = session.execute(
+        sa.text(
+            """
+            WITH me AS (SELECT geom AS pt FROM cases WHERE id = :id)
+            SELECT id, number, state, reported_at, round(ST_Distance(geom, me.pt)::numeric, 1) AS distance_m
+            FROM cases, me
+            WHERE category_id = :cat AND id <> :id AND reported_at >= :since
+              AND state NOT IN ('closed', 'rejected', 'voided')
+              AND ST_DWithin(geom, me.pt, :r)
+            ORDER BY ST_Distance(geom, me.pt), id
+            LIMIT 20
+            """
+        ),
+        {
+            "cat": case.category_id,
+            "id": case.id,
+            "since": at - DUPLICATE_WINDOW,
+            "r": radius_m,
+        },
+    ).mappings()
+    return [
+        {"id": r["id"], "number": r["number"], "state": r["state"],
+         "reported_at": r["reported_at"].isoformat(), "distance_m": float(r["distance_m"])}
+        for r in rows
+    ]
+
+
+def create_case(
+    session: Session,
+    settings: Settings,
+    calendar: WorkCalendar,
+    user: User,
+    actor: Actor,
+    data: IntakeInput,
+    store: PhotoStore,
+    at: datetime | None = None,
+) -> tuple[Case, list[dict[str, Any]]]:
+    """Record a report: locate it on the grid, start its clock, suggest a department.
+
+    Returns the case and its possible duplicates. Raises a Problem naming the field on
+    bad input; nothing is written then (the caller rolls back and discards new photos).
+    """
+    at = at or now_utc()
+    allowed_sources = SOURCES_BY_ROLE.get(user.role)
+    if not allowed_sources:
+        raise Forbidden(f"role {user.role!r} may not report cases; inspectors and operators can")
+    source = data.source or allowed_sources[0]
+    if source not in allowed_sources:
+        raise BadRequest(
+            f"source {source!r} is not allowed for role {user.role}; use one of {', '.join(allowed_sources)}",
+            field="source",
+        )
+    if data.self_handled and user.role != "inspector":
+        raise BadRequest("only an inspector can report a case as handled on the spot", field="self_handled")
+    category = session.get(Category, data.category_id)
+    if category is None or not category.enabled or category.standard_ref != settings.category_standard:
+        raise BadRequest(
+            f"unknown category {data.category_id}; see GET /api/v1/categories ({settings.category_standard})",
+            field="category",
+        )
+    where = grid_service.locate(session, data.x, data.y, settings.storage_srid)
+    if where is None:
+        extent = grid_service.district_extent(session)
+        raise OutsideDistrict(
+            f"lon={data.lon:.6f}, lat={data.lat:.6f} is outside {settings.district_name}'s unit grid"
+            + (f" (lon {extent.min_lon:.4f}–{extent.max_lon:.4f}, lat {extent.min_lat:.4f}–{extent.max_lat:.4f})"
+               if extent else ""),
+            errors=[{"field": "lon", "message": "outside the district"},
+                    {"field": "lat", "message": "outside the district"}],
+        )
+
+    case_id, number = next_case_number(session, at)
+    case = Case(
+        id=case_id,
+        number=number,
+        district_code=where["district"]["code"],
+        source=source,
+        kind=category.kind,
+        category_id=category.id,
+        category_code=category.code,
+        standard_ref=category.standard_ref,
+        urgency=data.urgency,
+        description=data.description,
+        address=data.address,
+        geom=from_shape(Point(data.x, data.y), srid=settings.storage_srid),
+        cell_code=where["cell"]["code"],
+        community_code=where["community"]["code"],
+        street_code=where["street"]["code"],
+        area_class=where["cell"]["area_class"],
+        state="pending_close" if data.self_handled else "reported",
+        reporter_id=user.id,
+        reporter_contact=data.reporter_contact,
+        self_handled=data.self_handled,
+        camera_id=data.camera_id,
+        reported_at=at,
+        handled_at=at if data.self_handled else None,
+        version=1,
+    )
+    suggested = suggest_department(session, category.id, case.cell_code, case.community_code, case.street_code)
+    case.suggested_department_id = suggested.id if suggested else None
+    session.add(case)
+    start_stage(session, calendar, case, at)
+    session.add(CaseEvent(
+        case_id=case.id, at=at, actor_id=actor.id, actor=actor.name, role=actor.role,
+        action="report", from_state=None, to_state=case.state,
+        note=None, data={"source": source, "self_handled": data.self_handled},
+    ))
+    for photo in data.photos:
+        store.save(photo)
+        session.add(CasePhoto(
+            case_id=case.id, stage="report", sha256=photo.sha256, content_type=photo.content_type,
+            size_bytes=len(photo.data), width=photo.width, height=photo.height,
+            exif=photo.exif or None, uploaded_by=user.id,
+        ))
+    session.flush()
+    duplicates = find_duplicates(session, case, category.duplicate_radius_m, at)
+    record(session, actor, "case.report", "case", case.id, {"number": number, "source": source})
+    return case, duplicates
+
+
+# -- access -------------------------------------------------------------------------------
+
+
+def visible_cases(user: User | Caller) -> sa.ColumnElement[bool]:
+    """The WHERE clause of the cases a user may see: a department sees only its own."""
+    if user.role == "department":
+        return Case.department_id == user.department_id
+    return sa.true()
+
+
+def get_case(session: Session, user: User | Caller, case_id: int, *, for_update: bool = False) -> Case:
+    """A case the user may see, else NotFound (another department's case does not exist for them)."""
+    query = sa.select(Case).where(Case.id == case_id, visible_cases(user))
+    if for_update:
+        query = query.with_for_update()
+    case = session.scalar(query)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist")
+    return case
+
+
+# -- actions ------------------------------------------------------------------------------
+
+
+def pick_inspector(session: Session, case: Case) -> User:
+    """The inspector of the case's duty grid, or the nearest on-duty inspector when off duty."""
+    duty = session.scalar(
+        sa.select(User)
+        .join(DutyGrid, DutyGrid.inspector_id == User.id)
+        .join(DutyGridCell, DutyGridCell.duty_grid_id == DutyGrid.id)
+        .where(DutyGridCell.cell_code == case.cell_code)
+    )
+    if duty is not None and duty.on_duty and duty.active:
+        return duty
+    nearest = session.scalar(
+        sa.select(User)
+        .where(User.role == "inspector", User.on_duty.is_(True), User.active.is_(True),
+               User.last_position.is_not(None))
+        .order_by(User.last_position.op("<->")(case.geom), User.id)
+        .limit(1)
+    )
+    if nearest is None:
+        raise Conflict("no inspector is on duty with a known position to send this task to")
+    return nearest
+
+
+def _department(session: Session, code: str | None, field_name: str = "department") -> Department:
+    dept = session.scalar(sa.select(Department).where(Department.code == code, Department.active.is_(True)))
+    if dept is None:
+        raise BadRequest(f"unknown department {code!r}", field=field_name)
+    return dept
+
+
+def perform_action(
+    session: Session,
+    calendar: WorkCalendar,
+    user: Caller,
+    actor: Actor,
+    case: Case,
+    action: str,
+    version: int,
+    payload: dict[str, Any],
+    store: PhotoStore | None = None,
+    photos: list[CheckedPhoto] | None = None,
+    at: datetime | None = None,
+) -> CaseEvent:
+    """Apply ``action`` to ``case`` through the state machine; raises 409/403/400 problems."""
+    at = at or now_utc()
+    if case.version != version:
+        raise StaleVersion(
+            f"case {case.number} is at version {case.version}, not {version}; reload and try again",
+            current_version=case.version,
+        )
+    pending = (case.pending_request or {}).get("kind")
+    try:
+        step = machine.plan(
+            case.state, action, user.role,
+            outcome=payload.get("outcome"), pending=pending, self_handled=case.self_handled,
+        )
+    except machine.TransitionError as exc:
+        if exc.reason == "forbidden":
+            raise Forbidden(str(exc), allowed_roles=list(exc.allowed)) from None
+        if exc.reason in ("bad_outcome", "unknown_action"):
+            raise BadRequest(str(exc), field="outcome" if exc.reason == "bad_outcome" else "action",
+                             accepted=list(exc.allowed)) from None
+        raise InvalidTransition(str(exc), state=case.state, possible_actions=list(exc.allowed)) from None
+
+    note = payload.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_DESCRIPTION):
+        raise BadRequest(f"'note' must be text of at most {MAX_DESCRIPTION} characters", field="note")
+    if action in ("reject", "void", "mark_duplicate", "request_return", "request_suspend",
+                  "request_postpone", "deny") or step.outcome == "special":
+        if not note or not note.strip():
+            raise BadRequest(f"{action} needs a 'note' giving the reason", field="note")
+    data: dict[str, Any] = {}
+    effects = step.effects
+
+    if "set_department" in effects:
+        code = payload.get("department")
+        if code is None and case.suggested_department is None:
+            raise BadRequest("no suggested department for this case; name one in 'department'", field="department")
+        dept = _department(session, code) if code else case.suggested_department
+        case.department = dept
+        case.department_id = dept.id
+        case.dispatched_at = at
+        data["department"] = dept.code
+        data["overrode_suggestion"] = case.suggested_department_id not in (None, dept.id)
+    if "assign_inspector" in effects:
+        username = payload.get("inspector")
+        if username:
+            inspector = session.scalar(sa.select(User).where(User.username == username, User.role == "inspector"))
+            if inspector is None:
+                raise BadRequest(f"unknown inspector {username!r}", field="inspector")
+        else:
+            inspector = pick_inspector(session, case)
+        case.assignee_id = inspector.id
+        data["inspector"] = inspector.username
+    if action in ("verify", "check") and case.assignee_id not in (None, user.id):
+        raise Forbidden(f"this {action} task is assigned to another inspector")
+    if "set_pending" in effects:
+        kind = action.removeprefix("request_")
+        request: dict[str, Any] = {"kind": kind, "by": user.username, "at": at.isoformat(), "note": note}
+        if kind == "postpone":
+            hours = payload.get("hours")
+            if not isinstance(hours, (int, float)) or isinstance(hours, bool) or not 0 < hours <= 24 * 30:
+                raise BadRequest("'hours' (working hours to add, 0 < hours ≤ 720) is required", field="hours")
+            request["hours"] = float(hours)
+        case.pending_request = request
+        data["request"] = request
+    if "clear_pending" in effects:
+        data["request"] = case.pending_request
+        if "extend_deadline" in effects:
+            hours = payload.get("hours", case.pending_request.get("hours"))
+            if not isinstance(hours, (int, float)) or isinstance(hours, bool) or not 0 < hours <= 24 * 30:
+                raise BadRequest("'hours' must be a number between 0 and 720", field="hours")
+            cal = _calendar_for(calendar, case)
+            case.stage_deadline = deadline(cal, case.stage_deadline, float(hours), "working_hours")
+            case.handle_deadline = case.stage_deadline
+            case.stage_limit_minutes = (case.stage_limit_minutes or 0.0) + float(hours) * 60
+            case.postponed_minutes += float(hours) * 60
+            data["hours"] = float(hours)
+        case.pending_request = None
+    if "count_postpone" in effects:
+        case.postponements += 1
+    if "count_return" in effects:
+        case.returns += 1
+    if "clear_department" in effects:
+        data["returned_by"] = case.department.code if case.department else None
+        case.department = None
+        case.department_id = None
+    if "count_rework" in effects:
+        case.reworks += 1
+        case.handled_at = None
+    if "count_urge" in effects:
+        case.urges += 1
+    if "mark_handled" in effects:
+        case.handled_at = at
+    if "link_duplicate" in effects:
+        other_ref = payload.get("duplicate_of")
+        other = None
+        if isinstance(other_ref, int) and not isinstance(other_ref, bool):
+            other = session.get(Case, other_ref)
+        elif isinstance(other_ref, str):
+            other = session.scalar(sa.select(Case).where(Case.number == other_ref))
+        if other is None or other.id == case.id:
+            raise BadRequest("'duplicate_of' must name another existing case (id or number)", field="duplicate_of")
+        case.duplicate_of_id = other.id
+        data["duplicate_of"] = other.number
+
+    previous = case.state
+    cal = _calendar_for(calendar, case)
+    if "pause_clock" in effects:
+        case.suspended_at = at
+    if "resume_clock" in effects and case.suspended_at is not None:
+        case.stage_deadline = shift_deadline(cal, case.suspended_at, at, case.stage_deadline, case.stage_limit_unit)
+        case.handle_deadline = case.stage_deadline
+        data["paused_since"] = case.suspended_at.isoformat()
+        case.suspended_at = None
+    case.state = step.to_state
+    if action == "file":
+        case.filed_at = at
+    if "start_stage" in effects:
+        start_stage(session, calendar, case, at)
+    if "finish" in effects:
+        case.stage = case.stage_started_at = case.stage_deadline = None
+        case.closed_at = at
+        if action == "close":
+            if step.outcome == "special":
+                case.close_type = "special"
+            elif case.handle_deadline and case.handled_at and case.handled_at > case.handle_deadline:
+                case.close_type = "overdue"
+            else:
+                case.close_type = "normal"
+            data["close_type"] = case.close_type
+    case.version += 1
+    case.updated_at = at
+    if photos:
+        for photo in photos:
+            store.save(photo)
+            session.add(CasePhoto(
+                case_id=case.id, stage=action, sha256=photo.sha256, content_type=photo.content_type,
+                size_bytes=len(photo.data), width=photo.width, height=photo.height,
+                exif=photo.exif or None, uploaded_by=user.id,
+            ))
+        data["photos"] = len(photos)
+    event = CaseEvent(
+        case_id=case.id, at=at, actor_id=actor.id, actor=actor.name, role=actor.role, action=action,
+        from_state=previous, to_state=case.state, note=note, data=data or None,
+    )
+    session.add(event)
+    try:
+        session.flush()
+    except StaleDataError:
+        raise StaleVersion(f"case {case.number} was changed by someone else just now; reload and try again",
+                           current_version=None) from None
+    record(session, actor, f"case.{action}", "case", case.id,
+           {"from": previous, "to": case.state, "version": case.version, **({"outcome": step.outcome} if step.outcome else {})})
+    return event
+
+
+def auto_dispatch(session: Session, calendar: WorkCalendar, case: Case, at: datetime | None = None) -> CaseEvent | None:
+    """Dispatch a just-filed case of an auto-dispatch category to its suggested department."""
+    if case.state != "filed" or not case.category.auto_dispatch or case.suggested_department_id is None:
+        return None
+    system = Caller(None, "system", "dispatcher")
+    return perform_action(session, calendar, system, Actor(None, "system", "dispatcher"),
+                          case, "dispatch", case.version, {}, at=at)

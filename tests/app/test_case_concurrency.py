@@ -1,0 +1,121 @@
+"""Two clients at once, each with its own database connection: exactly one wins."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.cli import run_migrations
+from app.config import load_settings
+from app.db import drop_database, make_engine
+from app.models import Category, Department, User
+from app.services.accounts import hash_password
+from app.services.audit import SYSTEM
+from app.services.categories import load_categories
+from app.services.cell_import import import_cells
+from app.services.workcal import seed_calendar
+from tests.app.conftest import PASSWORD, lonlat_of, make_layer, origin_xy, write_layer
+from tests.conftest import fresh_database
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """An app on its own committed database (no shared test transaction)."""
+    url = fresh_database("citygrid_test_concurrency")
+    run_migrations(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYGRID_") or k == "CITYGRID_PG_PORT"}
+    env.update(DATABASE_URL=url, CITYGRID_ENV="test", CITYGRID_SECRET_KEY="x" * 32,
+               CITYGRID_DATA_DIR=str(tmp_path_factory.mktemp("var")))
+    settings = load_settings(env)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        import_cells(session, SYSTEM, write_layer(tmp_path_factory.mktemp("layer") / "cells",
+                                                  make_layer(settings), settings.storage_srid), settings)
+        load_categories(session, SYSTEM)
+        seed_calendar(session, SYSTEM)
+        roads = Department(code="municipal_roads", name="市政道路", district_code=settings.district_code)
+        session.add(roads)
+        session.flush()
+        for role in ("inspector", "operator", "shift_leader", "dispatcher"):
+            session.add(User(username=f"c_{role}", display_name=role, password_hash=hash_password(PASSWORD),
+                             role=role, district_code=settings.district_code))
+        category = session.scalar(sa.select(Category).where(
+            Category.standard_ref == settings.category_standard, Category.kind == "event", Category.code == "06010"))
+        category.default_department_id = roads.id
+        session.commit()
+    app = create_app({"SETTINGS": settings, "ENGINE": engine, "TESTING": True})
+    yield app, settings
+    engine.dispose()
+    drop_database(url)
+
+
+def token(client, username):
+    resp = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    return {"Authorization": f"Bearer {resp.get_json()['access_token']}"}
+
+
+def at_once(*calls):
+    """Run the calls in threads released together; return their responses in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(i, call):
+        barrier.wait()
+        results[i] = call()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_the_same_dispatch_from_two_clients_exactly_one_wins(live):
+    app, settings = live
+    client = app.test_client()
+    tokens = {r: token(client, f"c_{r}") for r in ("inspector", "operator", "shift_leader", "dispatcher")}
+    x0, y0 = origin_xy(settings)
+    lon, lat = lonlat_of(settings, x0 + 50, y0 + 50)
+    case = client.post("/api/v1/cases", json={"lon": lon, "lat": lat, "category": "E06010", "description": "并发"},
+                       headers=tokens["inspector"]).get_json()["case"]
+    for role, action in (("operator", "accept"), ("shift_leader", "file")):
+        case = client.post(f"/api/v1/cases/{case['id']}/actions", json={"action": action, "version": case["version"]},
+                           headers=tokens[role]).get_json()["case"]
+    body = {"action": "dispatch", "version": case["version"]}
+    url = f"/api/v1/cases/{case['id']}/actions"
+    first, second = at_once(
+        lambda: app.test_client().post(url, json=body, headers=tokens["dispatcher"]),
+        lambda: app.test_client().post(url, json=body, headers=tokens["dispatcher"]),
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    loser = first if first.status_code == 409 else second
+    assert loser.mimetype == "application/problem+json"
+    assert loser.get_json()["type"] == "/problems/stale-version"
+    final = client.get(url.rsplit("/", 1)[0], headers=tokens["dispatcher"]).get_json()
+    assert final["state"] == "dispatched"
+    assert [e["action"] for e in final["timeline"]].count("dispatch") == 1
+
+
+def test_the_same_report_retried_concurrently_makes_one_case(live):
+    app, settings = live
+    client = app.test_client()
+    inspector = token(client, "c_inspector")
+    x0, y0 = origin_xy(settings)
+    lon, lat = lonlat_of(settings, x0 + 150, y0 + 50)
+    body = {"lon": lon, "lat": lat, "category": "E06010", "description": "重试"}
+    headers = {**inspector, "Idempotency-Key": "race-0001"}
+    responses = at_once(*[
+        (lambda: app.test_client().post("/api/v1/cases", json=body, headers=headers)) for _ in range(3)
+    ])
+    assert [r.status_code for r in responses] == [201, 201, 201]
+    assert len({r.get_json()["case"]["id"] for r in responses}) == 1
+    engine = sa.create_engine(app.config["SETTINGS"].database_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM cases WHERE description = '重试'")) == 1
+    engine.dispose()
