@@ -167,6 +167,29 @@ SPEC = {
         "/api/v1/routing-rules/{rule_id}": {"delete": {
             "summary": "Delete a routing rule (admin)", "parameters": [_ID("rule_id")],
             "responses": {"204": {"description": "Deleted"}, "403": _PROBLEM, "404": _PROBLEM}}},
+        "/api/v1/calendar": _get("Work windows per weekday and a year's holidays / make-up days",
+                                 [{"name": "year", "in": "query", "schema": {"type": "integer"}}]),
+        "/api/v1/calendar/windows": {"put": {
+            "summary": "Replace the weekly work windows (admin)",
+            "requestBody": {"content": _json({"type": "object"})},
+            "responses": {"200": {"description": "The calendar"}, "400": _PROBLEM, "403": _PROBLEM}}},
+        "/api/v1/calendar/days/{day}": {
+            "put": {"summary": "Mark a date as holiday or make-up working day (admin)",
+                    "parameters": [{"name": "day", "in": "path", "required": True,
+                                    "schema": {"type": "string", "format": "date"}}],
+                    "requestBody": {"content": _json({"type": "object"})},
+                    "responses": {"200": {"description": "Saved"}, "400": _PROBLEM, "403": _PROBLEM}},
+            "delete": {"summary": "Make a date ordinary again (admin)",
+                       "parameters": [{"name": "day", "in": "path", "required": True,
+                                       "schema": {"type": "string", "format": "date"}}],
+                       "responses": {"204": {"description": "Deleted"}, "403": _PROBLEM, "404": _PROBLEM}},
+        },
+        "/api/v1/departments": _get("The handling departments"),
+        "/api/v1/departments/{code}": {"patch": {
+            "summary": "Edit a department (admin): names, phone, weekend work, active",
+            "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"content": _json({"type": "object"})},
+            "responses": {"200": {"description": "Updated"}, "400": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM}}},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     },
     "components": {

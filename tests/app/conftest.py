@@ -21,6 +21,16 @@ ORIGIN_LONLAT = (113.78, 34.77)
 CELL_M = 100.0
 
 
+@pytest.fixture(autouse=True)
+def fresh_calendar_cache():
+    """Each test sees its own (rolled-back) calendar rows, not a cached one from another test."""
+    from app.services import workcal
+
+    workcal.invalidate()
+    yield
+    workcal.invalidate()
+
+
 @pytest.fixture
 def app(settings, engine, db_session):
     """The application, sharing the test's session."""
