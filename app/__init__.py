@@ -57,6 +57,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # Only a changed session is sent back: an API call finishing late must not
+        # overwrite a cookie that a page just changed (e.g. the language switch).
+        SESSION_REFRESH_EACH_REQUEST=False,
         JSON_AS_ASCII=False,
         BABEL_DEFAULT_LOCALE=settings.default_locale,
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "app" / "translations"),
