@@ -112,6 +112,19 @@ def _flag(data: dict[str, Any], name: str) -> bool:
     raise BadRequest(f"'{name}' must be true or false", field=name)
 
 
+def storage_point(data: dict[str, Any], srid: int) -> tuple[float, float, float, float]:
+    """lon/lat (+ optional crs: gcj02, bd09 …) of a body → storage x, y and CRS84 lon, lat."""
+    lon = _number(data, "lon", -180, 180)
+    lat = _number(data, "lat", -90, 90)
+    try:
+        crs_name = gcrs.normalize_crs_name(data.get("crs"))
+    except UnknownCRSError as exc:
+        raise BadRequest(str(exc), field="crs", accepted=list(exc.accepted)) from None
+    lon84, lat84 = gcrs.to_wgs84(lon, lat, crs_name)
+    x, y = gcrs.lonlat_to_storage(lon84, lat84, srid)
+    return float(x), float(y), float(lon84), float(lat84)
+
+
 def resolve_category(db, settings, ref: Any) -> Category:
     """A category by id or by kind-qualified code (C01001 component, E06010 event)."""
     if isinstance(ref, bool) or ref in (None, ""):
@@ -134,14 +147,7 @@ def resolve_category(db, settings, ref: Any) -> Category:
 def parse_intake(db, settings, data: dict[str, Any], photos: list[bytes]) -> case_service.IntakeInput:
     """Validate a report; every error names its field."""
     _reject_unknown(data, INTAKE_FIELDS)
-    lon = _number(data, "lon", -180, 180)
-    lat = _number(data, "lat", -90, 90)
-    try:
-        crs_name = gcrs.normalize_crs_name(data.get("crs"))
-    except UnknownCRSError as exc:
-        raise BadRequest(str(exc), field="crs", accepted=list(exc.accepted)) from None
-    lon84, lat84 = gcrs.to_wgs84(lon, lat, crs_name)
-    x, y = gcrs.lonlat_to_storage(lon84, lat84, settings.storage_srid)
+    x, y, lon84, lat84 = storage_point(data, settings.storage_srid)
     category = resolve_category(db, settings, data.get("category"))
     urgency = data.get("urgency") or "normal"
     if urgency not in URGENCIES:
@@ -163,7 +169,7 @@ def parse_intake(db, settings, data: dict[str, Any], photos: list[bytes]) -> cas
     if camera_id and (len(camera_id) != 20 or not camera_id.isdigit()):
         raise BadRequest("'camera_id' must be a 20-digit GB/T 28181 device id", field="camera_id")
     return case_service.IntakeInput(
-        x=float(x), y=float(y), lon=float(lon84), lat=float(lat84),
+        x=x, y=y, lon=lon84, lat=lat84,
         category_id=category.id,
         description=_text(data, "description", case_service.MAX_DESCRIPTION, required=True),
         address=_text(data, "address", 255),
@@ -289,11 +295,11 @@ def create_case():
     calendar = load_calendar(db)
     store = PhotoStore(settings.photo_dir)
     try:
-        case, duplicates = case_service.create_case(
+        result = case_service.create_case(
             db, settings, calendar, user, current_actor(), intake, store
         )
-        body = {"case": case_summary(case, calendar, (round(intake.lon, 7), round(intake.lat, 7))),
-                "possible_duplicates": duplicates}
+        url = url_for("cases_api.read_case", case_id=result.id)
+        body = {"case": {**result.summary, "url": url}, "possible_duplicates": result.duplicates}
         if key:
             db.add(IdempotencyRecord(user_id=user.id, key=key, request_hash=digest, status=201, body=body))
         db.commit()
@@ -311,7 +317,7 @@ def create_case():
         raise
     resp = jsonify(body)
     resp.status_code = 201
-    resp.headers["Location"] = url_for("cases_api.read_case", case_id=case.id)
+    resp.headers["Location"] = url
     return resp
 
 
@@ -460,14 +466,7 @@ def report_position():
     user = current_user()
     data, _ = _body()
     _reject_unknown(data, {"lon", "lat", "crs", "on_duty"})
-    lon = _number(data, "lon", -180, 180)
-    lat = _number(data, "lat", -90, 90)
-    try:
-        crs_name = gcrs.normalize_crs_name(data.get("crs"))
-    except UnknownCRSError as exc:
-        raise BadRequest(str(exc), field="crs", accepted=list(exc.accepted)) from None
-    lon84, lat84 = gcrs.to_wgs84(lon, lat, crs_name)
-    x, y = gcrs.lonlat_to_storage(lon84, lat84, settings.storage_srid)
+    x, y, lon84, lat84 = storage_point(data, settings.storage_srid)
     user.last_position = from_shape(Point(float(x), float(y)), srid=settings.storage_srid)
     user.last_position_at = case_service.now_utc()
     if "on_duty" in data and _flag(data, "on_duty") != user.on_duty:

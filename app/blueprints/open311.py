@@ -10,7 +10,6 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -20,7 +19,7 @@ from grid.errors import GridError
 from .. import params
 from ..db import get_session
 from ..errors import BadRequest, Forbidden, NotFound, Problem
-from ..models import CaseEvent, IdempotencyRecord, User
+from ..models import IdempotencyRecord, User
 from ..services import cases as case_service
 from ..services import open311 as o311
 from ..services.audit import Actor
@@ -403,19 +402,17 @@ def create_request(fmt: str):
     # Identifiers of the submitter are contact data too: kept with it, never published.
     contact.update({k: v for k, v in extra.items() if v})
     intake.reporter_contact = contact or None
+    # media_url is only recorded (never fetched): the departments see it in the timeline.
+    intake.event_data = {"open311_client": client.name, **({"media_url": media_urls} if media_urls else {})}
     actor = Actor(user.id, user.username, user.role, getattr(g, "request_id", None), request.remote_addr)
     calendar = load_calendar(db)
     store = PhotoStore(settings.photo_dir)
     try:
-        case, duplicates = case_service.create_case(db, settings, calendar, user, actor, intake, store)
-        event = db.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.action == "report"))
-        # media_url is only recorded (never fetched): the departments see it in the timeline.
-        event.data = {**(event.data or {}), "open311_client": client.name,
-                      **({"media_url": media_urls} if media_urls else {})}
-        notice = f"已受理，案件号 {case.number} / Received as case {case.number}"
-        if duplicates:
-            notice += f"; {len(duplicates)} similar open report(s) nearby"
-        body = [{"service_request_id": case.number, "service_notice": notice, "account_id": None}]
+        result = case_service.create_case(db, settings, calendar, user, actor, intake, store)
+        notice = f"已受理，案件号 {result.number} / Received as case {result.number}"
+        if result.duplicates:
+            notice += f"; {len(result.duplicates)} similar open report(s) nearby"
+        body = [{"service_request_id": result.number, "service_notice": notice, "account_id": None}]
         if key:
             db.add(IdempotencyRecord(user_id=user.id, key=stored_key, request_hash=digest, status=201,
                                      body={"open311": body}))
@@ -433,7 +430,7 @@ def create_request(fmt: str):
         store.discard_new()
         raise
     resp = render(fmt, body, "service_requests", "request", 201)
-    resp.headers["Location"] = url_for("open311.read_request", service_request_id=case.number, fmt=fmt)
+    resp.headers["Location"] = url_for("open311.read_request", service_request_id=result.number, fmt=fmt)
     return resp
 
 

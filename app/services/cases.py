@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -28,6 +29,7 @@ from ..models import (
     User,
 )
 from . import grid as grid_service
+from . import refcache
 from .audit import Actor, record
 from .categories import resolve_time_limit
 from .photos import CheckedPhoto, PhotoStore
@@ -82,6 +84,7 @@ class IntakeInput:
     camera_id: str | None = None
     reporter_contact: dict[str, Any] | None = None
     photos: list[CheckedPhoto] = field(default_factory=list)
+    event_data: dict[str, Any] | None = None  # extra facts for the report event (e.g. Open311 media)
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def start_stage(session: Session, calendar: WorkCalendar, case: Case, at: dateti
     if case.stage is None:
         case.stage_started_at = case.stage_deadline = case.stage_limit_unit = None
         return
-    limit = resolve_time_limit(session, case.category_id, case.stage, case.urgency, case.area_class)
+    limit = stage_limit(session, case.category_id, case.stage, case.urgency, case.area_class)
     cal = _calendar_for(calendar, case)
     case.stage_started_at = at
     case.stage_limit_unit = limit.unit
@@ -164,40 +167,120 @@ def warning_light(calendar: WorkCalendar, case: Case, now: datetime | None = Non
 # -- intake -------------------------------------------------------------------------------
 
 
-def next_case_number(session: Session, at: datetime) -> tuple[int, str]:
-    """A new case id and its number: local date + 8-digit serial."""
-    case_id = session.scalar(sa.text("SELECT nextval('cases_id_seq')"))
+@dataclass(frozen=True)
+class CategoryInfo:
+    """The category fields intake needs, cached per process."""
+
+    id: int
+    kind: str
+    code: str
+    name: str
+    standard_ref: str
+    duplicate_radius_m: float
+    enabled: bool
+
+
+def category_info(session: Session, category_id: int) -> CategoryInfo | None:
+    """A category's intake fields (cached for a minute; admin edits clear the cache)."""
+
+    def load() -> CategoryInfo | None:
+        c = session.get(Category, category_id)
+        return None if c is None else CategoryInfo(
+            c.id, c.kind, c.code, c.name, c.standard_ref, c.duplicate_radius_m, c.enabled)
+
+    return refcache.cached(("category", category_id), load)
+
+
+def stage_limit(session: Session, category_id: int, stage: str, urgency: str, area_class: int | None):
+    """The resolved time limit of a stage (cached like :func:`category_info`)."""
+    return refcache.cached(
+        ("limit", category_id, stage, urgency, area_class),
+        lambda: resolve_time_limit(session, category_id, stage, urgency, area_class),
+    )
+
+
+def case_number(case_id: int, at: datetime) -> str:
+    """Local date (UTC+8) + 8-digit serial, e.g. 2026112700000042."""
     local = at.astimezone(timezone(timedelta(hours=8)))
-    return case_id, f"{local:%Y%m%d}{case_id:08d}"
+    return f"{local:%Y%m%d}{case_id:08d}"
 
 
-def find_duplicates(session: Session, case: Case, radius_m: float, at: datetime) -> list[dict[str, Any]]:
-    """Open cases of the same category within ``radius_m`` reported in the last 7 days."""
-    rows = session.execute(
-        sa.text(
-            """
-            WITH me AS (SELECT geom AS pt FROM cases WHERE id = :id)
-            SELECT id, number, state, reported_at, round(ST_Distance(geom, me.pt)::numeric, 1) AS distance_m
-            FROM cases, me
-            WHERE category_id = :cat AND id <> :id AND reported_at >= :since
-              AND state NOT IN ('closed', 'rejected', 'voided')
-              AND ST_DWithin(geom, me.pt, :r)
-            ORDER BY ST_Distance(geom, me.pt), id
-            LIMIT 20
-            """
-        ),
-        {
-            "cat": case.category_id,
-            "id": case.id,
-            "since": at - DUPLICATE_WINDOW,
-            "r": radius_m,
-        },
-    ).mappings()
-    return [
-        {"id": r["id"], "number": r["number"], "state": r["state"],
-         "reported_at": r["reported_at"].isoformat(), "distance_m": float(r["distance_m"])}
-        for r in rows
-    ]
+def next_case_number(session: Session, at: datetime) -> tuple[int, str]:
+    """A new case id and its number."""
+    case_id = session.scalar(sa.text("SELECT nextval('cases_id_seq')"))
+    return case_id, case_number(case_id, at)
+
+
+# Where the point is, which department a case there would go to, and a new case id: one
+# round trip.  The cell rule is grid.CellLocator's (lowest code among covering cells).
+_PLACE_SQL = sa.text(
+    """
+    WITH cell AS (
+        SELECT c.code, c.community_code, c.street_code, c.district_code, c.area_class
+        FROM cells c
+        WHERE c.valid_to IS NULL AND ST_Covers(c.geom, ST_SetSRID(ST_MakePoint(:x, :y), :srid))
+        ORDER BY c.code
+        LIMIT 1
+    )
+    SELECT cell.*, nextval('cases_id_seq') AS case_id FROM cell
+    """
+)
+
+# The case, its first event and its audit row in one statement; the final SELECT lists open
+# cases of the same category nearby (it does not see the new row, which is what we want).
+_INSERT_SQL = sa.text(
+    """
+    WITH new_case AS (
+        INSERT INTO cases (
+            id, number, district_code, source, kind, category_id, category_code, standard_ref,
+            urgency, description, address, geom, cell_code, community_code, street_code,
+            area_class, state, suggested_department_id, reporter_id, reporter_contact,
+            self_handled, camera_id, stage, stage_started_at, stage_deadline, stage_limit_unit,
+            stage_limit_minutes, handle_deadline, handled_at, postponements, postponed_minutes,
+            reworks, returns, urges, reported_at, updated_at, version)
+        VALUES (
+            :id, :number, :district_code, :source, :kind, :category_id, :category_code,
+            :standard_ref, :urgency, :description, :address,
+            ST_SetSRID(ST_MakePoint(:x, :y), :srid), :cell_code, :community_code, :street_code,
+            :area_class, :state, :suggested_department_id, :reporter_id,
+            CAST(:reporter_contact AS jsonb), :self_handled, :camera_id, :stage, :at,
+            :stage_deadline, :stage_limit_unit, :stage_limit_minutes, :handle_deadline,
+            :handled_at, 0, 0, 0, 0, 0, :at, :at, 1)
+        RETURNING id, geom
+    ), event AS (
+        INSERT INTO case_events (case_id, at, actor_id, actor, role, action, from_state, to_state, data)
+        SELECT id, :at, :actor_id, :actor, :role, 'report', NULL, :state, CAST(:event_data AS jsonb)
+        FROM new_case
+    ), audit AS (
+        INSERT INTO audit_log (at, actor_id, actor, role, action, entity, entity_id, detail, request_id, ip)
+        SELECT :at, :actor_id, :actor, :role, 'case.report', 'case', CAST(id AS text),
+               CAST(:audit_detail AS jsonb), :request_id, :ip
+        FROM new_case
+    )
+    SELECT c.id, c.number, c.state, c.reported_at,
+           round(ST_Distance(c.geom, n.geom)::numeric, 1) AS distance_m
+    FROM cases c, new_case n
+    WHERE c.category_id = :category_id AND c.reported_at >= :since
+      AND c.state NOT IN ('closed', 'rejected', 'voided')
+      AND ST_DWithin(c.geom, n.geom, :radius)
+    ORDER BY ST_Distance(c.geom, n.geom), c.id
+    LIMIT 20
+    """
+)
+
+
+@dataclass
+class IntakeResult:
+    """A recorded report: its id, number, the API view of it, and possible duplicates."""
+
+    id: int
+    number: str
+    summary: dict[str, Any]
+    duplicates: list[dict[str, Any]]
+
+    def load(self, session: Session) -> Case:
+        """The case as an ORM object (for callers that act on it next)."""
+        return session.get(Case, self.id)
 
 
 def create_case(
@@ -209,11 +292,12 @@ def create_case(
     data: IntakeInput,
     store: PhotoStore,
     at: datetime | None = None,
-) -> tuple[Case, list[dict[str, Any]]]:
+) -> IntakeResult:
     """Record a report: locate it on the grid, start its clock, suggest a department.
 
-    Returns the case and its possible duplicates. Raises a Problem naming the field on
-    bad input; nothing is written then (the caller rolls back and discards new photos).
+    Raises a Problem naming the field on bad input; nothing is written then (the caller
+    rolls back and discards new photos).  Runs on every report from every phone, so it uses
+    three round trips of plain SQL rather than ORM flushes.
     """
     at = at or now_utc()
     allowed_sources = SOURCES_BY_ROLE.get(user.role)
@@ -227,14 +311,14 @@ def create_case(
         )
     if data.self_handled and user.role != "inspector":
         raise BadRequest("only an inspector can report a case as handled on the spot", field="self_handled")
-    category = session.get(Category, data.category_id)
+    category = category_info(session, data.category_id)
     if category is None or not category.enabled or category.standard_ref != settings.category_standard:
         raise BadRequest(
             f"unknown category {data.category_id}; see GET /api/v1/categories ({settings.category_standard})",
             field="category",
         )
-    where = grid_service.locate(session, data.x, data.y, settings.storage_srid)
-    if where is None:
+    place = session.execute(_PLACE_SQL, {"x": data.x, "y": data.y, "srid": settings.storage_srid}).mappings().first()
+    if place is None:
         extent = grid_service.district_extent(session)
         raise OutsideDistrict(
             f"lon={data.lon:.6f}, lat={data.lat:.6f} is outside {settings.district_name}'s unit grid"
@@ -243,54 +327,65 @@ def create_case(
             errors=[{"field": "lon", "message": "outside the district"},
                     {"field": "lat", "message": "outside the district"}],
         )
-
-    case_id, number = next_case_number(session, at)
-    case = Case(
-        id=case_id,
-        number=number,
-        district_code=where["district"]["code"],
-        source=source,
-        kind=category.kind,
-        category_id=category.id,
-        category_code=category.code,
-        standard_ref=category.standard_ref,
-        urgency=data.urgency,
-        description=data.description,
-        address=data.address,
-        geom=from_shape(Point(data.x, data.y), srid=settings.storage_srid),
-        cell_code=where["cell"]["code"],
-        community_code=where["community"]["code"],
-        street_code=where["street"]["code"],
-        area_class=where["cell"]["area_class"],
-        state="pending_close" if data.self_handled else "reported",
-        reporter_id=user.id,
-        reporter_contact=data.reporter_contact,
-        self_handled=data.self_handled,
-        camera_id=data.camera_id,
-        reported_at=at,
-        handled_at=at if data.self_handled else None,
-        version=1,
-    )
-    suggested = suggest_department(session, category.id, case.cell_code, case.community_code, case.street_code)
-    case.suggested_department_id = suggested.id if suggested else None
-    session.add(case)
-    start_stage(session, calendar, case, at)
-    session.add(CaseEvent(
-        case_id=case.id, at=at, actor_id=actor.id, actor=actor.name, role=actor.role,
-        action="report", from_state=None, to_state=case.state,
-        note=None, data={"source": source, "self_handled": data.self_handled},
-    ))
-    for photo in data.photos:
-        store.save(photo)
-        session.add(CasePhoto(
-            case_id=case.id, stage="report", sha256=photo.sha256, content_type=photo.content_type,
-            size_bytes=len(photo.data), width=photo.width, height=photo.height,
-            exif=photo.exif or None, uploaded_by=user.id,
-        ))
-    session.flush()
-    duplicates = find_duplicates(session, case, category.duplicate_radius_m, at)
-    record(session, actor, "case.report", "case", case.id, {"number": number, "source": source})
-    return case, duplicates
+    suggested = suggest_department(session, category.id, place["code"], place["community_code"],
+                                   place["street_code"])
+    state = "pending_close" if data.self_handled else "reported"
+    stage = machine.STAGE_OF_STATE[state]
+    limit = stage_limit(session, category.id, stage, data.urgency, place["area_class"])
+    case_id = place["case_id"]
+    number = case_number(case_id, at)
+    stage_deadline = deadline(calendar, at, limit.value, limit.unit)
+    event_data = {"source": source, "self_handled": data.self_handled, **(data.event_data or {})}
+    rows = session.execute(_INSERT_SQL, {
+        "id": case_id, "number": number, "district_code": place["district_code"], "source": source,
+        "kind": category.kind, "category_id": category.id, "category_code": category.code,
+        "standard_ref": category.standard_ref, "urgency": data.urgency, "description": data.description,
+        "address": data.address, "x": data.x, "y": data.y, "srid": settings.storage_srid,
+        "cell_code": place["code"], "community_code": place["community_code"],
+        "street_code": place["street_code"], "area_class": place["area_class"], "state": state,
+        "suggested_department_id": suggested.id if suggested else None, "reporter_id": user.id,
+        "reporter_contact": json.dumps(data.reporter_contact, ensure_ascii=False) if data.reporter_contact else None,
+        "self_handled": data.self_handled, "camera_id": data.camera_id, "stage": stage, "at": at,
+        "stage_deadline": stage_deadline, "stage_limit_unit": limit.unit,
+        "stage_limit_minutes": limit_minutes(calendar, limit.value, limit.unit),
+        "handle_deadline": None, "handled_at": at if data.self_handled else None,
+        "actor_id": actor.id, "actor": actor.name, "role": actor.role,
+        "event_data": json.dumps(event_data, ensure_ascii=False),
+        "audit_detail": json.dumps({"number": number, "source": source}, ensure_ascii=False),
+        "request_id": actor.request_id, "ip": actor.ip,
+        "since": at - DUPLICATE_WINDOW, "radius": category.duplicate_radius_m,
+    }).mappings().all()
+    duplicates = [
+        {"id": r["id"], "number": r["number"], "state": r["state"],
+         "reported_at": r["reported_at"].isoformat(), "distance_m": float(r["distance_m"])}
+        for r in rows if r["id"] != case_id
+    ]
+    if data.photos:
+        for photo in data.photos:
+            store.save(photo)
+        session.execute(sa.insert(CasePhoto), [
+            {"case_id": case_id, "stage": "report", "sha256": p.sha256, "content_type": p.content_type,
+             "size_bytes": len(p.data), "width": p.width, "height": p.height, "exif": p.exif or None,
+             "uploaded_by": user.id, "created_at": at}
+            for p in data.photos
+        ])
+    summary = {
+        "id": case_id, "number": number, "state": state, "source": source, "kind": category.kind,
+        "category": {"id": category.id, "code": category.code, "name": category.name,
+                     "standard_ref": category.standard_ref},
+        "urgency": data.urgency, "description": data.description, "address": data.address,
+        "location": {"lon": round(data.lon, 7), "lat": round(data.lat, 7)},
+        "cell_code": place["code"], "community_code": place["community_code"],
+        "street_code": place["street_code"], "department": None,
+        "suggested_department": suggested.code if suggested else None,
+        "stage": stage, "stage_deadline": stage_deadline.isoformat(), "handle_deadline": None,
+        "light": light(0.0) if limit.value > 0 else "yellow",
+        "self_handled": data.self_handled, "pending_request": None,
+        "counters": {"postponements": 0, "reworks": 0, "returns": 0, "urges": 0},
+        "close_type": None, "duplicate_of": None, "reported_at": at.isoformat(), "closed_at": None,
+        "updated_at": at.isoformat(), "version": 1,
+    }
+    return IntakeResult(case_id, number, summary, duplicates)
 
 
 # -- access -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..config import CATEGORY_STANDARDS
 from ..models import Category, Department, TimeLimit
 from ..models.catalog import KINDS, LIMIT_UNITS, STAGES, URGENCIES
+from . import refcache
 from .audit import Actor, record
 
 __all__ = [
@@ -252,6 +253,7 @@ def load_categories(
     counts["time_limits_added"] = _seed_time_limits(session, standards)
     record(session, actor, "categories.load", "categories", None, dict(counts))
     LOGGER.info("categories loaded: %s", counts)
+    refcache.invalidate()
     return counts
 
 
@@ -609,6 +611,7 @@ def update_category(session: Session, actor: Actor, category_id: int, changes: M
             diff["time_limits"] = limit_diff
     session.flush()
     record(session, actor, "category.update", "category", cat.id, {"code": cat.full_code, "standard": cat.standard_ref, "changes": diff})
+    refcache.invalidate()
     return cat
 
 

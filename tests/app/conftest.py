@@ -24,11 +24,13 @@ CELL_M = 100.0
 @pytest.fixture(autouse=True)
 def fresh_calendar_cache():
     """Each test sees its own (rolled-back) calendar rows, not a cached one from another test."""
-    from app.services import workcal
+    from app.services import refcache, workcal
 
     workcal.invalidate()
+    refcache.invalidate()
     yield
     workcal.invalidate()
+    refcache.invalidate()
 
 
 @pytest.fixture

@@ -275,9 +275,9 @@ def test_replay_through_the_service_gives_the_same_cases(history, settings):
                 address=sim.address, source=sim.source, urgency=sim.urgency, self_handled=sim.self_handled,
                 camera_id=sim.camera_id, reporter_contact=sim.reporter_contact,
             )
-            copy, _ = case_service.create_case(session, settings, calendar, reporter,
-                                               Actor(reporter.id, reporter.username, reporter.role), data, store,
-                                               at=report.at)
+            copy = case_service.create_case(session, settings, calendar, reporter,
+                                            Actor(reporter.id, reporter.username, reporter.role), data, store,
+                                            at=report.at).load(session)
             for e in events[1:]:
                 user = session.get(User, e.actor_id) if e.actor_id is not None else None
                 caller = (case_service.Caller.of(user) if user else case_service.Caller(None, e.actor, e.role))
