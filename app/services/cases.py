@@ -33,7 +33,7 @@ from . import refcache
 from .audit import Actor, record
 from .categories import resolve_time_limit
 from .photos import CheckedPhoto, PhotoStore
-from .routing import suggest_department
+from .routing import SUGGEST_SQL_TEMPLATE
 
 LOGGER = logging.getLogger(__name__)
 
@@ -212,7 +212,8 @@ def next_case_number(session: Session, at: datetime) -> tuple[int, str]:
 
 
 # Where the point is, which department a case there would go to, and a new case id: one
-# round trip.  The cell rule is grid.CellLocator's (lowest code among covering cells).
+# round trip.  The cell rule is grid.CellLocator's (lowest code among covering cells); the
+# department ranking is routing's.
 _PLACE_SQL = sa.text(
     """
     WITH cell AS (
@@ -222,7 +223,10 @@ _PLACE_SQL = sa.text(
         ORDER BY c.code
         LIMIT 1
     )
-    SELECT cell.*, nextval('cases_id_seq') AS case_id FROM cell
+    SELECT cell.*, nextval('cases_id_seq') AS case_id, dept.id AS dept_id, dept.code AS dept_code
+    FROM cell LEFT JOIN LATERAL ("""
+    + SUGGEST_SQL_TEMPLATE.format(cell="cell.code", community="cell.community_code", street="cell.street_code")
+    + """) dept ON TRUE
     """
 )
 
@@ -317,7 +321,9 @@ def create_case(
             f"unknown category {data.category_id}; see GET /api/v1/categories ({settings.category_standard})",
             field="category",
         )
-    place = session.execute(_PLACE_SQL, {"x": data.x, "y": data.y, "srid": settings.storage_srid}).mappings().first()
+    place = session.execute(
+        _PLACE_SQL, {"x": data.x, "y": data.y, "srid": settings.storage_srid, "category_id": category.id}
+    ).mappings().first()
     if place is None:
         extent = grid_service.district_extent(session)
         raise OutsideDistrict(
@@ -327,8 +333,6 @@ def create_case(
             errors=[{"field": "lon", "message": "outside the district"},
                     {"field": "lat", "message": "outside the district"}],
         )
-    suggested = suggest_department(session, category.id, place["code"], place["community_code"],
-                                   place["street_code"])
     state = "pending_close" if data.self_handled else "reported"
     stage = machine.STAGE_OF_STATE[state]
     limit = stage_limit(session, category.id, stage, data.urgency, place["area_class"])
@@ -343,7 +347,7 @@ def create_case(
         "address": data.address, "x": data.x, "y": data.y, "srid": settings.storage_srid,
         "cell_code": place["code"], "community_code": place["community_code"],
         "street_code": place["street_code"], "area_class": place["area_class"], "state": state,
-        "suggested_department_id": suggested.id if suggested else None, "reporter_id": user.id,
+        "suggested_department_id": place["dept_id"], "reporter_id": user.id,
         "reporter_contact": json.dumps(data.reporter_contact, ensure_ascii=False) if data.reporter_contact else None,
         "self_handled": data.self_handled, "camera_id": data.camera_id, "stage": stage, "at": at,
         "stage_deadline": stage_deadline, "stage_limit_unit": limit.unit,
@@ -377,7 +381,7 @@ def create_case(
         "location": {"lon": round(data.lon, 7), "lat": round(data.lat, 7)},
         "cell_code": place["code"], "community_code": place["community_code"],
         "street_code": place["street_code"], "department": None,
-        "suggested_department": suggested.code if suggested else None,
+        "suggested_department": place["dept_code"],
         "stage": stage, "stage_deadline": stage_deadline.isoformat(), "handle_deadline": None,
         "light": light(0.0) if limit.value > 0 else "yellow",
         "self_handled": data.self_handled, "pending_request": None,

@@ -61,9 +61,10 @@ class RoutingRuleNotFound(RoutingError):
 # district (no area); the category's default department ranks below every rule (-1).
 # Ties: a category-specific rule beats a generic one (category_id NULL), then the lowest id.
 # Rules naming an inactive department are skipped. One round trip: this runs on every intake.
-_SUGGEST_SQL = sa.text(
-    """
-    SELECT d.*
+# The ranking of candidate departments for a case at a place; {cell}, {community} and
+# {street} are SQL expressions (bind parameters here, a located cell's columns in intake).
+SUGGEST_SQL_TEMPLATE = """
+    SELECT d.id, d.code
     FROM (
         SELECT r.department_id,
                CASE WHEN r.cell_codes IS NOT NULL THEN 3
@@ -74,9 +75,9 @@ _SUGGEST_SQL = sa.text(
                r.id AS rule_id
         FROM routing_rules r
         WHERE (r.category_id = :category_id OR r.category_id IS NULL)
-          AND CASE WHEN r.cell_codes IS NOT NULL THEN CAST(:cell AS varchar) = ANY (r.cell_codes)
-                   WHEN r.community_code IS NOT NULL THEN r.community_code = :community
-                   WHEN r.street_code IS NOT NULL THEN r.street_code = :street
+          AND CASE WHEN r.cell_codes IS NOT NULL THEN CAST({cell} AS varchar) = ANY (r.cell_codes)
+                   WHEN r.community_code IS NOT NULL THEN r.community_code = {community}
+                   WHEN r.street_code IS NOT NULL THEN r.street_code = {street}
                    ELSE TRUE END
         UNION ALL
         SELECT c.default_department_id, -1, TRUE, 0
@@ -86,7 +87,13 @@ _SUGGEST_SQL = sa.text(
     JOIN departments d ON d.id = m.department_id AND d.active
     ORDER BY m.specificity DESC, m.specific DESC, m.rule_id
     LIMIT 1
-    """
+"""
+
+_SUGGEST_SQL = sa.text(
+    "SELECT departments.* FROM departments WHERE id = ("
+    + SUGGEST_SQL_TEMPLATE.format(cell=":cell", community=":community", street=":street").replace(
+        "SELECT d.id, d.code", "SELECT d.id", 1)
+    + ")"
 )
 
 
@@ -107,7 +114,7 @@ def suggest_department(
 
     Examples
     --------
-    >>> "specificity DESC, m.specific DESC, m.rule_id" in str(_SUGGEST_SQL)
+    >>> "specificity DESC, m.specific DESC, m.rule_id" in SUGGEST_SQL_TEMPLATE
     True
     """
     stmt = sa.select(Department).from_statement(_SUGGEST_SQL)
