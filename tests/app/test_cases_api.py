@@ -408,3 +408,28 @@ def test_failure_while_saving_photos_rolls_the_case_back(client, loop, db_sessio
     resp = report(client, loop, photos=[jpeg()])
     assert resp.status_code == 500 and resp.mimetype == "application/problem+json"
     assert count(db_session, "cases") == before
+
+
+def test_warning_light_follows_the_stage_clock(client, loop, db_session):
+    """Green to 80 % of the limit, yellow to 100 %, red beyond; a suspension does not count."""
+    from app.models import Case
+    from app.services import cases as case_service
+    from app.services.workcal import load_calendar
+
+    case = new_case(client, loop)
+    case = act(client, loop, "operator", case, "accept")  # filing: 30 wall-clock minutes
+    row = db_session.get(Case, case["id"])
+    calendar = load_calendar(db_session)
+    start = row.stage_started_at
+    assert row.stage == "file" and row.stage_limit_unit == "minutes" and row.stage_limit_minutes == 30
+    lights = [case_service.warning_light(calendar, row, start + timedelta(minutes=m)) for m in (20, 24, 26, 30, 31)]
+    assert lights == ["green", "green", "yellow", "yellow", "red"]
+
+    case = walk(client, loop, case, [("shift_leader", "file", {}), ("dispatcher", "dispatch", {}),
+                                     ("department", "start", {}),
+                                     ("department", "request_suspend", {"note": "等待"}),
+                                     ("dispatcher", "approve", {})])
+    db_session.expire_all()
+    row = db_session.get(Case, case["id"])
+    frozen = case_service.warning_light(calendar, row, row.suspended_at + timedelta(days=60))
+    assert frozen == case_service.warning_light(calendar, row, row.suspended_at)
