@@ -5,7 +5,11 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
-    from . import admin_api, auth, cases_api, categories_api, grid_api, health, open311, openapi, pages
+    from . import (
+        admin_api, auth, cases_api, categories_api, command, desk, grid_api, health, live_api, open311,
+        openapi, pages,
+    )
 
-    for module in (health, auth, grid_api, cases_api, categories_api, admin_api, open311, openapi, pages):
+    for module in (health, auth, grid_api, cases_api, categories_api, admin_api, open311, openapi, pages, desk,
+                   live_api, command):
         app.register_blueprint(module.bp)

@@ -20,7 +20,7 @@ def _safe_next(target: str | None) -> str:
     """Only same-site relative redirects after sign-in."""
     if target and urlsplit(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("pages.map_page")
+    return url_for("pages.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -374,10 +374,15 @@ def list_cases():
     page = params.integer("page", 1, 100_000, 1)
     page_size = params.integer("page_size", 1, 500, 50)
     total = db.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = db.scalars(query.order_by(Case.reported_at.desc(), Case.id.desc())
+    rows = db.execute(query.add_columns(sa.func.ST_X(Case.geom), sa.func.ST_Y(Case.geom))
+                      .order_by(Case.reported_at.desc(), Case.id.desc())
                       .offset((page - 1) * page_size).limit(page_size)).all()
     calendar = load_calendar(db)
-    items = [case_summary(c, calendar) for c in rows]
+    srid = current_app.config["SETTINGS"].storage_srid
+    items = []
+    for case, x, y in rows:
+        lon, lat = gcrs.storage_to_lonlat(x, y, srid)
+        items.append(case_summary(case, calendar, (round(float(lon), 7), round(float(lat), 7))))
     light_filter = request.args.get("light")
     if light_filter:
         if light_filter not in ("green", "yellow", "red"):
@@ -472,14 +477,21 @@ def report_position():
     user = current_user()
     data, _ = _body()
     _reject_unknown(data, {"lon", "lat", "crs", "on_duty"})
-    x, y, lon84, lat84 = storage_point(data, settings.storage_srid)
-    user.last_position = from_shape(Point(float(x), float(y)), srid=settings.storage_srid)
-    user.last_position_at = case_service.now_utc()
+    if "on_duty" not in data or "lon" in data or "lat" in data:
+        # A duty toggle alone may come without a GPS fix; a position needs both coordinates.
+        x, y, lon84, lat84 = storage_point(data, settings.storage_srid)
+        user.last_position = from_shape(Point(float(x), float(y)), srid=settings.storage_srid)
+        user.last_position_at = case_service.now_utc()
     if "on_duty" in data and _flag(data, "on_duty") != user.on_duty:
         user.on_duty = _flag(data, "on_duty")
         # Positions stream in every few seconds; only duty changes go to the audit log.
         record(db, current_actor(), "inspector.duty", "user", user.id, {"on_duty": user.on_duty})
     db.commit()
-    return jsonify({"username": user.username, "on_duty": user.on_duty,
-                    "position": {"lon": round(float(lon84), 7), "lat": round(float(lat84), 7)},
+    position = None
+    if user.last_position is not None:
+        px, py = db.execute(sa.select(sa.func.ST_X(User.last_position), sa.func.ST_Y(User.last_position))
+                            .where(User.id == user.id)).one()
+        plon, plat = gcrs.storage_to_lonlat(px, py, settings.storage_srid)
+        position = {"lon": round(float(plon), 7), "lat": round(float(plat), 7)}
+    return jsonify({"username": user.username, "on_duty": user.on_duty, "position": position,
                     "at": _iso(user.last_position_at)})

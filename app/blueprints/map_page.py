@@ -1,4 +1,4 @@
-"""The inspector map page: streets, communities and unit grid cells on a Leaflet map."""
+"""The inspector map page: the unit grid on a Leaflet map, and an inspector's reporting and task tools."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ from gis.maps import GridMapLabels, grid_map
 from ..db import get_session
 from ..security import current_user, roles_required
 from ..services import grid as grid_service
+from ..services.cases import MAX_DESCRIPTION
 from .pages import bp
 
 #: Cells are fetched and drawn from this zoom on; below it the page shows communities only.
 MIN_CELL_ZOOM = 13
 #: Cells asked for per API page (the server caps it at CITYGRID_MAX_BBOX_CELLS).
 CELL_PAGE_SIZE = 2000
+#: Seconds between position reports, and the distance (m) an inspector must move for a new one.
+POSITION_INTERVAL_S = 30
+POSITION_MIN_MOVE_M = 20
 #: Centre of the reference deployment (Zhengdong New District), used before cells are loaded.
 _FALLBACK_CENTER = (113.79, 34.77)
 
@@ -64,6 +68,172 @@ def _texts() -> dict[str, str]:
         "myDutyGrid": _("My duty grid"),
         "locateMe": _("Show my location"),
         "noGps": _("Your location is not available"),
+    }
+
+
+# Case states and actions, as the task timeline and the result panel name them.
+STATE_NAMES = {
+    "reported": N_("Reported"),
+    "verifying": N_("Being verified"),
+    "pending_filing": N_("Awaiting filing"),
+    "filed": N_("Filed"),
+    "dispatched": N_("Dispatched"),
+    "processing": N_("Being handled"),
+    "suspended": N_("Suspended"),
+    "handled": N_("Handled"),
+    "checking": N_("Being checked"),
+    "pending_close": N_("Awaiting closing"),
+    "closed": N_("Closed"),
+    "rejected": N_("Rejected"),
+    "voided": N_("Voided"),
+}
+ACTION_NAMES = {
+    "report": N_("Reported"),
+    "accept": N_("Accepted"),
+    "reject": N_("Rejected"),
+    "send_verify": N_("Sent for verification"),
+    "verify": N_("Verified"),
+    "file": N_("Filed"),
+    "void": N_("Voided"),
+    "mark_duplicate": N_("Marked as duplicate"),
+    "dispatch": N_("Dispatched"),
+    "start": N_("Work started"),
+    "feedback": N_("Handling reported"),
+    "request_postpone": N_("Postponement requested"),
+    "request_return": N_("Return requested"),
+    "request_suspend": N_("Suspension requested"),
+    "approve": N_("Request approved"),
+    "deny": N_("Request denied"),
+    "resume": N_("Resumed"),
+    "send_check": N_("Sent for checking"),
+    "check": N_("Checked"),
+    "close": N_("Closed"),
+    "urge": N_("Urged"),
+}
+OUTCOME_NAMES = {
+    "confirmed": N_("Confirmed: the problem is there"),
+    "not_found": N_("Not found at the place"),
+    "passed": N_("Passed: the problem is solved"),
+    "failed": N_("Failed: send back for rework"),
+}
+LIGHT_NAMES = {"green": N_("Green"), "yellow": N_("Yellow"), "red": N_("Red")}
+
+
+def _inspector_texts() -> dict[str, object]:
+    """Strings of the inspector's report, queue and task tools, translated for the current locale."""
+    return {
+        "placeHint": _("Tap the map where the problem is"),
+        "dragHint": _("Drag the marker to adjust the position"),
+        "gpsWaiting": _("Waiting for your GPS position…"),
+        "gpsDenied": _("Location is blocked for this site; allow it in the browser settings."),
+        "gpsFailed": _("Your position could not be determined; tap the map instead."),
+        "outside": _("This point is outside the district; move the marker."),
+        "cellAt": _("Unit grid cell"),
+        "locating": _("Looking up this location…"),
+        "noLocation": _("Place the case on the map first."),
+        "pickCategory": _("Choose a category."),
+        "needDescription": _("Describe the problem."),
+        "tooLong": _("At most {n} characters."),
+        "tooManyPhotos": _("At most {n} photos."),
+        "badPhoto": _("{name}: not a photo the server accepts (JPEG or PNG)."),
+        "recent": _("Recently used"),
+        "noMatch": _("No category matches."),
+        "change": _("Change"),
+        "loadingCategories": _("Loading categories…"),
+        "categoriesFailed": _("Could not load the categories; check the connection."),
+        "removePhoto": _("Remove photo"),
+        "photoCount": _("{n} of {max} photos"),
+        "sending": _("Sending…"),
+        "submitted": _("Report submitted"),
+        "replayed": _("This report had already been received."),
+        "caseNumber": _("Case number"),
+        "state": _("State"),
+        "duplicates": _("Possible duplicates nearby"),
+        "distance": _("{m} m away"),
+        "queued": _("No connection: the report is saved on this phone and will be sent automatically."),
+        "queueSent": _("Offline report sent: case {number}"),
+        "queueRejected": _("An offline report was refused: {detail}"),
+        "queueWaiting": _("Waiting for the connection"),
+        "queueRetry": _("Will try again"),
+        "queueEmpty": _("Nothing is waiting to be sent."),
+        "queueRefused": _("Refused by the server"),
+        "queueDiscard": _("Discard"),
+        "queueSendNow": _("Send now"),
+        "serverError": _("The server could not take this now; try again in a moment."),
+        "networkError": _("No connection to the server."),
+        "signedOut": _("Your session has ended; sign in again."),
+        "signIn": _("Sign in"),
+        "keptForLater": _("The report is kept on this phone and will be sent then."),
+        "csrf": _("The page is out of date; reload it and try again."),
+        "offlineAction": _("You are offline; this action needs a connection."),
+        "noTasks": _("No verification or check tasks for you."),
+        "tasksFailed": _("Could not load your tasks."),
+        "verifyTask": _("Verify"),
+        "checkTask": _("Check"),
+        "reportedAt": _("Reported at"),
+        "deadline": _("Due"),
+        "category": _("Category"),
+        "address": _("Address"),
+        "description": _("Description"),
+        "photos": _("Photos"),
+        "timeline": _("Timeline"),
+        "noPhotos": _("No photos"),
+        "outcome": _("Result"),
+        "note": _("Note"),
+        "addPhotos": _("Add photos"),
+        "submitAction": _("Submit"),
+        "actionDone": _("Done: case {number} is now {state}."),
+        "stale": _("The case changed meanwhile; it has been reloaded. Check it and submit again."),
+        "chooseOutcome": _("Choose a result."),
+        "noActions": _("Nothing for you to do on this case."),
+        "onDuty": _("On duty"),
+        "offDuty": _("Off duty"),
+        "dutyOn": _("You are on duty; your position is shared every 30 s while this page is open."),
+        "dutyOff": _("You are off duty; your position is not shared."),
+        "dutyNeedsGps": _("Switching duty needs your position; allow location and try again."),
+        "dutyFailed": _("Could not change your duty status."),
+        "myPosition": _("My position"),
+        "accuracy": _("accuracy {m} m"),
+        "taskVerify": _("Verification task"),
+        "taskCheck": _("Check task"),
+        "reportTitle": _("Report a case"),
+        "tasksTitle": _("My tasks"),
+        "queueTitle": _("Waiting to be sent"),
+        "caseTitle": _("Case"),
+        "loading": _("Loading…"),
+        "allKinds": _("All"),
+        "reportAnother": _("Report another case"),
+        "verifyShort": _("V"),
+        "checkShort": _("C"),
+        "urgent": _("Urgent"),
+        "showOnMap": _("Show on the map"),
+        "states": {k: _(v) for k, v in STATE_NAMES.items()},
+        "actions": {k: _(v) for k, v in ACTION_NAMES.items()},
+        "outcomes": {k: _(v) for k, v in OUTCOME_NAMES.items()},
+        "lights": {k: _(v) for k, v in LIGHT_NAMES.items()},
+    }
+
+
+def _inspector_config() -> dict[str, object]:
+    """What the inspector tools need: the user, API URLs, limits and texts."""
+    settings = current_app.config["SETTINGS"]
+    user = current_user()
+    return {
+        "username": user.username,
+        "onDuty": bool(user.on_duty),
+        "casesUrl": url_for("cases_api.create_case"),
+        "caseUrl": url_for("cases_api.read_case", case_id=0).removesuffix("0"),
+        "categoriesUrl": url_for("categories_api.list_categories"),
+        "positionUrl": url_for("cases_api.report_position"),
+        "standard": settings.category_standard,
+        "maxPhotos": settings.max_photos,
+        "maxPhotoBytes": settings.max_photo_bytes,
+        "maxDescription": MAX_DESCRIPTION,
+        "maxAddress": 255,
+        "positionIntervalS": POSITION_INTERVAL_S,
+        "positionMinMoveM": POSITION_MIN_MOVE_M,
+        "english": get_locale().language != "zh",
+        "text": _inspector_texts(),
     }
 
 
@@ -114,6 +284,8 @@ def map_page():
         # An inspector's map opens on (and outlines) the duty grid they patrol.
         "myDuty": grid_service.duty_grids_of(db, current_user().id),
         "text": _texts(),
+        # Reporting, the offline queue and tasks are the inspector's tools.
+        "inspector": _inspector_config() if current_user().role == "inspector" else None,
     }
     # folium's output is built from our own templates with escaped feature names.
     return render_template(

@@ -190,6 +190,18 @@ SPEC = {
             "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": {"content": _json({"type": "object"})},
             "responses": {"200": {"description": "Updated"}, "400": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM}}},
+        "/api/v1/stream": {"get": {
+            "summary": "Server-Sent Events: case changes as they are committed (event: case / resync)",
+            "security": [{"bearer": []}, {"session": []}],
+            "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {}}},
+                          "401": _PROBLEM, "403": _PROBLEM}}},
+        "/api/v1/inspectors/positions": _get("Inspectors with a known position (command roles)"),
+        "/api/v1/command/cases": _get(
+            "Open cases for the command centre: per-light counts, map points or aggregates for a bbox, a list page",
+            [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
+             ("state", "category", "street", "community", "department", "source", "urgency", "light", "from",
+              "to", "bbox", "zoom", "sort", "page", "page_size", "in_view")],
+        ),
         "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     },
     "components": {

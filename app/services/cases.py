@@ -29,7 +29,7 @@ from ..models import (
     User,
 )
 from . import grid as grid_service
-from . import refcache
+from . import live, refcache
 from .audit import Actor, record
 from .categories import resolve_time_limit
 from .photos import CheckedPhoto, PhotoStore
@@ -389,6 +389,7 @@ def create_case(
         "close_type": None, "duplicate_of": None, "reported_at": at.isoformat(), "closed_at": None,
         "updated_at": at.isoformat(), "version": 1,
     }
+    live.notify(session, live.case_event(case_id, number, state, summary["light"], None, "report", at))
     return IntakeResult(case_id, number, summary, duplicates)
 
 
@@ -602,13 +603,15 @@ def perform_action(
         from_state=previous, to_state=case.state, note=note, data=data or None,
     )
     session.add(event)
+    number = case.number  # the failed flush expires the object: keep what the message needs
     try:
         session.flush()
     except StaleDataError:
-        raise StaleVersion(f"case {case.number} was changed by someone else just now; reload and try again",
+        raise StaleVersion(f"case {number} was changed by someone else just now; reload and try again",
                            current_version=None) from None
     record(session, actor, f"case.{action}", "case", case.id,
            {"from": previous, "to": case.state, "version": case.version, **({"outcome": step.outcome} if step.outcome else {})})
+    live.notify(session, live.case_event(case.id, case.number, case.state, warning_light(calendar, case, at), case.department.code if case.department else None, action, at))
     return event
 
 

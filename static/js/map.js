@@ -25,6 +25,7 @@
   var controller = null;       // aborts the fetch of a view the user has left
   var highlight = null;
   var lastClick = null;
+  var clickInterceptor = null; // set by the inspector tools while a case is being placed
 
   var state = {
     drawnCells: 0,
@@ -34,7 +35,12 @@
     error: null,
   };
   // Read by the browser tests and handy in the console.
-  window.citygridMap = { map: map, state: state, showAt: showAt, refresh: refresh, ready: ready };
+  window.citygridMap = {
+    map: map, state: state, showAt: showAt, refresh: refresh, ready: ready,
+    // fn(latlng) -> true when it took the click (then no cell popup opens).
+    setClickInterceptor: function (fn) { clickInterceptor = fn; },
+    setMyPosition: setMyPosition,
+  };
 
   // True when nothing is loading and the cells of the whole view are drawn (or not wanted).
   function ready() {
@@ -339,6 +345,7 @@
   function onClick(e) {
     if (e.originalEvent && e.originalEvent === lastEvent) return;
     lastEvent = e.originalEvent;
+    if (clickInterceptor && clickInterceptor(e.latlng)) return;
     showAt(e.latlng);
   }
   map.on("click", onClick);
@@ -365,7 +372,20 @@
     options: { position: "bottomright" },
     onAdd: function () {
       var div = L.DomUtil.create("div", "cg-legend");
-      div.appendChild(el("h2", null, T.legend));
+      // On a phone the legend folds to its heading; a tap (or Enter) unfolds it.
+      var head = el("h2", null, T.legend);
+      head.tabIndex = 0;
+      head.setAttribute("role", "button");
+      head.setAttribute("aria-expanded", "false");
+      function toggleLegend() {
+        var open = div.classList.toggle("cg-legend-open");
+        head.setAttribute("aria-expanded", open ? "true" : "false");
+      }
+      L.DomEvent.on(head, "click", toggleLegend);
+      L.DomEvent.on(head, "keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { L.DomEvent.preventDefault(e); toggleLegend(); }
+      });
+      div.appendChild(head);
       var ul = el("ul");
       cfg.communities.forEach(function (c) {
         var li = el("li");
@@ -391,6 +411,25 @@
 
   // ---- locate me (GPS) ------------------------------------------------------------------------
   var gpsMarker = null;
+  var gpsAccuracy = null;
+
+  // One "you are here" dot (and accuracy ring), fed by the locate button and the inspector's GPS watch.
+  function setMyPosition(latlng, accuracy, label) {
+    if (!gpsMarker) {
+      var pane = map.getPane("cgMe") || map.createPane("cgMe");
+      pane.style.zIndex = 620;
+      gpsAccuracy = L.circle(latlng, {
+        pane: "cgMe", radius: accuracy || 0, color: "#1976d2", weight: 1, fillOpacity: 0.1, interactive: false,
+      }).addTo(map);
+      gpsMarker = L.circleMarker(latlng, {
+        pane: "cgMe", radius: 8, color: "#fff", weight: 3, fillColor: "#1976d2", fillOpacity: 1, interactive: false,
+      }).addTo(map);
+    }
+    gpsMarker.setLatLng(latlng);
+    gpsAccuracy.setLatLng(latlng).setRadius(accuracy || 0);
+    container.dataset.myPosition = latlng.lat.toFixed(6) + "," + latlng.lng.toFixed(6);
+    if (label) gpsMarker.bindTooltip(label);
+  }
   var LocateMe = L.Control.extend({
     options: { position: "topleft" },
     onAdd: function () {
@@ -411,10 +450,7 @@
   });
   new LocateMe().addTo(map);
   map.on("locationfound", function (e) {
-    if (gpsMarker) map.removeLayer(gpsMarker);
-    gpsMarker = L.circleMarker(e.latlng, {
-      radius: 7, color: "#fff", weight: 2, fillColor: "#1976d2", fillOpacity: 1, interactive: false,
-    }).addTo(map);
+    setMyPosition(e.latlng, e.accuracy);
     showAt(e.latlng);
   });
   map.on("locationerror", function () {

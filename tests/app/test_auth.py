@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 import sqlalchemy as sa
 
 from app.models import AuditEntry
@@ -22,7 +24,7 @@ def test_login_page_is_chinese_by_default_and_carries_csrf(client):
 
 def test_login_with_password_starts_a_session(client, grid, db_session):
     resp = login(client, "t_inspector")
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/map")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
     me = client.get("/api/v1/auth/me").get_json()
     assert me["username"] == "t_inspector" and me["role"] == "inspector"
     assert db_session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "login")) == 1
@@ -47,7 +49,7 @@ def test_open_redirect_is_not_followed(client, grid):
     token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
     resp = client.post("/login?next=https://evil.example/",
                        data={"username": "t_inspector", "password": PASSWORD, "csrf_token": token})
-    assert resp.headers["Location"].endswith("/map")
+    assert resp.headers["Location"] == "/"
 
 
 def test_token_flow(client, grid, db_session):
@@ -100,3 +102,10 @@ def test_repeated_failures_lock_sign_in_for_a_while(client, grid):
     assert_problem(client.post("/api/v1/auth/token", json={"username": "t_leader", "password": PASSWORD}), 429)
     resp = login(client, "t_leader")
     assert resp.status_code == 429 and "15" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role, home", [("inspector", "/map"), ("department", "/desk"), ("dispatcher", "/command"),
+                                        ("leader", "/command"), ("tax_officer", "/map")])
+def test_each_role_starts_on_its_page(client, grid, role, home):
+    login(client, f"t_{role}")
+    assert client.get("/").headers["Location"] == home

@@ -433,3 +433,14 @@ def test_warning_light_follows_the_stage_clock(client, loop, db_session):
     row = db_session.get(Case, case["id"])
     frozen = case_service.warning_light(calendar, row, row.suspended_at + timedelta(days=60))
     assert frozen == case_service.warning_light(calendar, row, row.suspended_at)
+
+
+def test_duty_toggle_without_a_gps_fix_and_list_locations(client, loop):
+    hdr = loop["tokens"]["inspector"]
+    body = client.post("/api/v1/inspectors/me/position", json={"on_duty": False}, headers=hdr).get_json()
+    assert body["on_duty"] is False and body["position"] is None
+    assert_problem(client.post("/api/v1/inspectors/me/position", json={"lon": 113.78}, headers=hdr), 400, field="lat")
+    case = new_case(client, loop)
+    listed = client.get("/api/v1/cases", headers=loop["tokens"]["leader"]).get_json()["items"]
+    assert listed[0]["id"] == case["id"]
+    assert listed[0]["location"]["lon"] == pytest.approx(loop["point"][0], abs=1e-6)
