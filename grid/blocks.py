@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import Polygon
 
 from grid.errors import InvalidParameterError
 

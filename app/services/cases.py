@@ -9,8 +9,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from geoalchemy2.shape import from_shape
-from shapely.geometry import Point
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 

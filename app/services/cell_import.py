@@ -15,7 +15,7 @@ import pyproj
 import shapely
 import sqlalchemy as sa
 from geoalchemy2.shape import from_shape, to_shape
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon
 from sqlalchemy.orm import Session
 
 from gis.errors import GisError, VectorFileError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -162,3 +163,54 @@ def assert_problem(resp, status, field=None):
 def count(session, table) -> int:
     """Rows in a table."""
     return session.scalar(sa.text(f"SELECT count(*) FROM {table}"))
+
+
+@contextmanager
+def committed_database(name: str, tmp_path_factory, roles, prefix: str, departments=("municipal_roads",)):
+    """A migrated database of its own, committed (not rolled back), for tests that need real
+    concurrent connections: the six-cell layer, categories (暴露垃圾 E06010 → the first
+    department), the calendar, and one user ``{prefix}{role}`` per role.
+
+    Yields ``(settings, engine)``; the database is dropped afterwards.
+    """
+    import os
+
+    from sqlalchemy.orm import Session
+
+    from app.cli import run_migrations
+    from app.config import load_settings
+    from app.db import drop_database, make_engine
+    from app.models import Category
+    from app.services.categories import load_categories
+    from app.services.workcal import seed_calendar
+    from tests.conftest import fresh_database
+
+    url = fresh_database(name)
+    run_migrations(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYGRID_") or k == "CITYGRID_PG_PORT"}
+    env.update(DATABASE_URL=url, CITYGRID_ENV="test", CITYGRID_SECRET_KEY="x" * 32,
+               CITYGRID_DATA_DIR=str(tmp_path_factory.mktemp("var")))
+    settings = load_settings(env)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        import_cells(session, SYSTEM, write_layer(tmp_path_factory.mktemp("layer") / "cells",
+                                                  make_layer(settings), settings.storage_srid), settings)
+        load_categories(session, SYSTEM)
+        seed_calendar(session, SYSTEM)
+        depts = [Department(code=code, name=code, district_code=settings.district_code) for code in departments]
+        session.add_all(depts)
+        session.flush()
+        for role in roles:
+            session.add(User(username=f"{prefix}{role}", display_name=f"{prefix}{role}",
+                             password_hash=hash_password(PASSWORD), role=role,
+                             district_code=settings.district_code,
+                             department_id=depts[0].id if role == "department" else None))
+        category = session.scalar(sa.select(Category).where(
+            Category.standard_ref == settings.category_standard, Category.kind == "event", Category.code == "06010"))
+        category.default_department_id = depts[0].id
+        session.commit()
+    try:
+        yield settings, engine
+    finally:
+        engine.dispose()
+        drop_database(url)

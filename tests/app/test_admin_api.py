@@ -1,6 +1,6 @@
 """Administrators edit the working calendar and departments; everyone else may only read."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 

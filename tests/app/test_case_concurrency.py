@@ -2,56 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from app import create_app
-from app.cli import run_migrations
-from app.config import load_settings
-from app.db import drop_database, make_engine
-from app.models import Category, Department, User
-from app.services.accounts import hash_password
-from app.services.audit import SYSTEM
-from app.services.categories import load_categories
-from app.services.cell_import import import_cells
-from app.services.workcal import seed_calendar
-from tests.app.conftest import PASSWORD, lonlat_of, make_layer, origin_xy, write_layer
-from tests.conftest import fresh_database
+from tests.app.conftest import PASSWORD, committed_database, lonlat_of, origin_xy
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """An app on its own committed database (no shared test transaction)."""
-    url = fresh_database("citygrid_test_concurrency")
-    run_migrations(url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYGRID_") or k == "CITYGRID_PG_PORT"}
-    env.update(DATABASE_URL=url, CITYGRID_ENV="test", CITYGRID_SECRET_KEY="x" * 32,
-               CITYGRID_DATA_DIR=str(tmp_path_factory.mktemp("var")))
-    settings = load_settings(env)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        import_cells(session, SYSTEM, write_layer(tmp_path_factory.mktemp("layer") / "cells",
-                                                  make_layer(settings), settings.storage_srid), settings)
-        load_categories(session, SYSTEM)
-        seed_calendar(session, SYSTEM)
-        roads = Department(code="municipal_roads", name="市政道路", district_code=settings.district_code)
-        session.add(roads)
-        session.flush()
-        for role in ("inspector", "operator", "shift_leader", "dispatcher"):
-            session.add(User(username=f"c_{role}", display_name=role, password_hash=hash_password(PASSWORD),
-                             role=role, district_code=settings.district_code))
-        category = session.scalar(sa.select(Category).where(
-            Category.standard_ref == settings.category_standard, Category.kind == "event", Category.code == "06010"))
-        category.default_department_id = roads.id
-        session.commit()
-    app = create_app({"SETTINGS": settings, "ENGINE": engine, "TESTING": True})
-    yield app, settings
-    engine.dispose()
-    drop_database(url)
+    roles = ("inspector", "operator", "shift_leader", "dispatcher")
+    with committed_database("citygrid_test_concurrency", tmp_path_factory, roles, "c_") as (settings, engine):
+        yield create_app({"SETTINGS": settings, "ENGINE": engine, "TESTING": True}), settings
 
 
 def token(client, username):
