@@ -471,6 +471,8 @@ class _Simulator:
         step = self.plan(c, action, actor[2], outcome)
         effects = step.effects
         data: dict[str, Any] = {}
+        if step.outcome is not None and action in ("verify", "check"):
+            data["outcome"] = step.outcome  # as app.services.cases.perform_action records it
         iso = None
         if "set_department" in effects:
             dept = payload.get("department", c.suggested)

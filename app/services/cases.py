@@ -486,6 +486,8 @@ def perform_action(
         if not note or not note.strip():
             raise BadRequest(f"{action} needs a 'note' giving the reason", field="note")
     data: dict[str, Any] = {}
+    if step.outcome is not None and action in ("verify", "check"):
+        data["outcome"] = step.outcome  # the timeline must say whether the check passed
     effects = step.effects
 
     if "set_department" in effects:

@@ -71,7 +71,9 @@
   function when(iso) {
     if (!iso) return "—";
     var d = new Date(iso);
-    return d.toLocaleString(lang, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+    // Case times are China time whatever the screen's own time zone is (as on the desk and case page).
+    return d.toLocaleString(lang, { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit",
+                                    hour: "2-digit", minute: "2-digit", hour12: false });
   }
   function stateName(s) { return cfg.stateNames[s] || s; }
   function actionName(a) { return cfg.actionNames[a] || a; }

@@ -53,11 +53,16 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
+  // Case times in China time, whatever the phone's own time zone is (as on the other pages).
+  var CN_TIME = new Intl.DateTimeFormat("en-CA", {
+    timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+  });
+
   function when(iso) {
     if (!iso) return "";
-    var d = new Date(iso);
-    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-    return (d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+    var p = {};
+    CN_TIME.formatToParts(new Date(iso)).forEach(function (part) { p[part.type] = part.value; });
+    return Number(p.month) + "-" + p.day + " " + (p.hour === "24" ? "00" : p.hour) + ":" + p.minute;
   }
 
   var toastTimer = null;

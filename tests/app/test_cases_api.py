@@ -444,3 +444,9 @@ def test_duty_toggle_without_a_gps_fix_and_list_locations(client, loop):
     listed = client.get("/api/v1/cases", headers=loop["tokens"]["leader"]).get_json()["items"]
     assert listed[0]["id"] == case["id"]
     assert listed[0]["location"]["lon"] == pytest.approx(loop["point"][0], abs=1e-6)
+
+
+def test_check_and_verify_outcomes_are_in_the_timeline(client, loop):
+    case = walk(client, loop, new_case(client, loop), TO_PROCESSING + [
+        ("department", "feedback", {}), ("operator", "send_check", {}), ("inspector", "check", {"outcome": "passed"})])
+    assert case["timeline"][-1]["data"]["outcome"] == "passed"
