@@ -142,3 +142,13 @@ def artifacts() -> Path:
     """Folder for screenshots (git-ignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def sign_in(page, base: str, path: str, username: str) -> None:
+    """Open ``path``, get sent to the sign-in form, sign in, land back on ``path``."""
+    page.goto(base + path)
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    assert page.url.startswith(base + path.split("?")[0]), page.url

@@ -11,6 +11,7 @@ from shapely.geometry import shape
 from shapely.ops import polylabel
 
 from tests.browser.conftest import DEMO_PASSWORD
+from tests.browser.conftest import sign_in as shared_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -44,11 +45,8 @@ class Api:
 
 
 def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/command")
-    page.fill("#username", username)
-    page.fill("#password", DEMO_PASSWORD)
-    with page.expect_navigation():
-        page.click("form button[type=submit]")
+    """Sign in and land on /command."""
+    shared_sign_in(page, base, "/command", username)
     assert page.url == f"{base}/command"
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
-from tests.browser.conftest import DEMO_PASSWORD
+from tests.browser.conftest import DEMO_PASSWORD, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -122,16 +122,6 @@ def jpeg(color: tuple[int, int, int]) -> bytes:
 
 
 # -- browser helpers ---------------------------------------------------------------------
-
-
-def sign_in(page, base: str, path: str, username: str) -> None:
-    """Open ``path``, get sent to the sign-in form, sign in, land back on ``path``."""
-    page.goto(base + path)
-    page.fill("#username", username)
-    page.fill("#password", DEMO_PASSWORD)
-    with page.expect_navigation():
-        page.click("form button[type=submit]")
-    assert page.url.startswith(base + path.split("?")[0]), page.url
 
 
 def wait_desk(page, loads: int = 1) -> None:

@@ -16,6 +16,7 @@ from shapely.ops import polylabel
 from sqlalchemy.orm import Session
 
 from tests.browser.conftest import DEMO_PASSWORD, PageRecorder
+from tests.browser.conftest import sign_in as shared_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -102,11 +103,8 @@ def phone(browser, duty):
 
 
 def sign_in(pg, base: str) -> None:
-    pg.goto(f"{base}/map")
-    pg.fill("#username", "inspector1")
-    pg.fill("#password", DEMO_PASSWORD)
-    with pg.expect_navigation():
-        pg.click("form button[type=submit]")
+    """Sign in as inspector1 and wait until the phone map is ready."""
+    shared_sign_in(pg, base, "/map", "inspector1")
     assert pg.url == f"{base}/map"
     pg.wait_for_function(
         "window.citygridMap && window.citygridInspector && window.citygridInspector.queue"

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from shapely.geometry import Point, shape
 from shapely.ops import polylabel
 
-from tests.browser.conftest import DEMO_PASSWORD
+from tests.browser.conftest import sign_in as shared_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -19,11 +19,7 @@ CODE_RE = re.compile(r"\b\d{15}\b")
 
 def sign_in(page, base: str, username: str = "inspector1") -> None:
     """Sign in through the form on /login, starting from /map."""
-    page.goto(f"{base}/map")
-    page.fill("#username", username)
-    page.fill("#password", DEMO_PASSWORD)
-    with page.expect_navigation():
-        page.click("form button[type=submit]")
+    shared_sign_in(page, base, "/map", username)
     assert page.url == f"{base}/map"
 
 
