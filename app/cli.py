@@ -169,7 +169,17 @@ def _print_accounts(settings) -> None:
 # -- import / export --------------------------------------------------------------------
 
 
-LAYERS = ("cells",)
+LAYERS = ("cells", "buildings", "cameras", "pipelines", "components")
+
+
+def _field_map(pairs: tuple[str, ...]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        source, sep, target = pair.partition("=")
+        if not sep or not source or not target:
+            raise click.BadParameter(f"{pair!r}: expected COLUMN=FIELD", param_hint="--map")
+        mapping[source] = target
+    return mapping
 
 
 @main.command("import")
@@ -177,24 +187,39 @@ LAYERS = ("cells",)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--layer-name", help="Layer inside a GeoPackage.")
 @click.option("--assume-crs", help="CRS of a file that declares none (e.g. EPSG:4547).")
-@click.option("--mode", type=click.Choice(["replace", "append"]), default="replace", show_default=True,
-              help="replace: the file is the whole current layer (missing cells are retired); append: only add.")
-@click.option("--force", is_flag=True, help="Import despite warnings (gaps, slivers, odd areas); errors still refuse.")
+@click.option("--mode", type=click.Choice(["replace", "append", "upsert"]),
+              help="cells: replace (default; the file is the whole current layer, missing cells are "
+                   "retired) or append. Other layers: append (default; existing ids are refused) or "
+                   "upsert (existing ids are updated).")
+@click.option("--map", "field_map", multiple=True, metavar="COLUMN=FIELD",
+              help="Read file column COLUMN as field FIELD (repeatable); other layers only.")
+@click.option("--force", is_flag=True, help="cells: import despite warnings (gaps, slivers, odd areas).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the row report as CSV.")
-def import_layer(layer: str, path: Path, layer_name, assume_crs, mode: str, force: bool, report) -> None:
+def import_layer(layer: str, path: Path, layer_name, assume_crs, mode, field_map, force: bool, report) -> None:
     """Import a layer from GeoPackage, GeoJSON, Shapefile or CSV (all or nothing)."""
     from .db import session_scope
     from .services.audit import Actor
     from .services.cell_import import ImportRefused, import_cells
+    from .services.layer_io import import_layer as import_asset_layer
 
     settings = _settings()
     actor = Actor(None, f"cli:{os.environ.get('USER', 'unknown')}", "admin")
+    if layer == "cells" and mode == "upsert":
+        raise click.BadParameter("cells take replace or append", param_hint="--mode")
+    if layer != "cells" and mode == "replace":
+        raise click.BadParameter(f"{layer} take append or upsert", param_hint="--mode")
     try:
         with connected(settings) as engine, session_scope(engine) as session:
-            result = import_cells(
-                session, actor, path, settings,
-                layer=layer_name, assume_crs=assume_crs, mode=mode, force=force,
-            )
+            if layer == "cells":
+                result = import_cells(
+                    session, actor, path, settings,
+                    layer=layer_name, assume_crs=assume_crs, mode=mode or "replace", force=force,
+                )
+            else:
+                result = import_asset_layer(
+                    session, actor, layer, path, settings, file_layer=layer_name,
+                    assume_crs=assume_crs, field_map=_field_map(field_map), mode=mode or "append",
+                )
     except ImportRefused as exc:
         click.echo(exc.report_text(), err=True)
         if report:
@@ -209,16 +234,20 @@ def import_layer(layer: str, path: Path, layer_name, assume_crs, mode: str, forc
 @click.argument("layer", type=click.Choice(LAYERS))
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--crs", "to_crs", help="Output CRS (default: storage CRS; GeoJSON and CSV are always CRS84).")
-@click.option("--all", "include_retired", is_flag=True, help="Include retired cells.")
+@click.option("--all", "include_retired", is_flag=True, help="cells: include retired cells.")
 def export_layer(layer: str, path: Path, to_crs, include_retired: bool) -> None:
     """Export a layer to GeoPackage, GeoJSON, Shapefile or CSV (by file extension)."""
     from .db import session_scope
     from .services.cell_import import export_cells
+    from .services.layer_io import export_layer as export_asset_layer
 
     settings = _settings()
     with connected(settings) as engine, session_scope(engine) as session:
-        count = export_cells(session, path, settings, to_crs=to_crs, include_retired=include_retired)
-    click.echo(f"wrote {count} cells to {path}")
+        if layer == "cells":
+            count = export_cells(session, path, settings, to_crs=to_crs, include_retired=include_retired)
+        else:
+            count = export_asset_layer(session, layer, path, settings, to_crs=to_crs)
+    click.echo(f"wrote {count} {layer} to {path}")
 
 
 # -- users --------------------------------------------------------------------------------

@@ -19,7 +19,12 @@ def server_url() -> str:
 
 
 def database_url(name: str) -> str:
-    """URL of database ``name`` on the test server."""
+    """URL of database ``name`` on the test server.
+
+    ``CITYGRID_TEST_DB_SUFFIX`` lets several test runs share one server without
+    dropping each other's databases.
+    """
+    name += os.environ.get("CITYGRID_TEST_DB_SUFFIX", "")
     return make_url(server_url()).set(database=name).render_as_string(hide_password=False)
 
 

@@ -1,5 +1,6 @@
 """All models, imported so that Base.metadata is complete."""
 
+from .assets import Building, Camera, Component, Pipeline, PipelineBurial, PipelineClass, PipelineMaterial
 from .base import STORAGE_SRID, Base
 from .cases import Case, CaseEvent, CasePhoto, IdempotencyRecord, Open311Client
 from .catalog import CalendarDay, Category, RoutingRule, TimeLimit, WorkWindow
@@ -11,6 +12,13 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "Building",
+    "Camera",
+    "Component",
+    "Pipeline",
+    "PipelineBurial",
+    "PipelineClass",
+    "PipelineMaterial",
     "CalendarDay",
     "Case",
     "CaseEvent",

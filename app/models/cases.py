@@ -60,6 +60,10 @@ class Case(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     self_handled: Mapped[bool] = mapped_column(default=False)
     camera_id: Mapped[str | None] = mapped_column(sa.String(20))
+    # The management component a component case is about (snapped on intake, DESIGN §4).
+    component_id: Mapped[int | None] = mapped_column(
+        sa.BigInteger, sa.ForeignKey("components.id", ondelete="SET NULL"), index=True
+    )
     pending_request: Mapped[dict | None] = mapped_column(JSONB)
     # Stage clock: the current stage's limit, its start and deadline; paused while suspended.
     stage: Mapped[str | None] = mapped_column(sa.String(16))
