@@ -269,7 +269,27 @@ SPEC = {
 }
 
 
+#: Blueprint modules that keep their own ``OPENAPI_PATHS`` (and optional ``OPENAPI_SCHEMAS``)
+#: beside their routes; merged into SPEC on first request.
+PATH_MODULES = ("cameras_api", "pipelines_api", "buildings_api", "components_api")
+_merged = False
+
+
+def spec() -> dict:
+    """SPEC with every blueprint's own paths and schemas merged in."""
+    global _merged
+    if not _merged:
+        import importlib
+
+        for name in PATH_MODULES:
+            module = importlib.import_module(f"{__package__}.{name}")
+            SPEC["paths"].update(getattr(module, "OPENAPI_PATHS", {}))
+            SPEC["components"]["schemas"].update(getattr(module, "OPENAPI_SCHEMAS", {}))
+        _merged = True
+    return SPEC
+
+
 @bp.get("/api/v1/openapi.json")
 def openapi():
     """The OpenAPI description of the JSON API."""
-    return jsonify(SPEC)
+    return jsonify(spec())

@@ -1,0 +1,7 @@
+"""Pipelines API (being built)."""
+
+from flask import Blueprint
+
+bp = Blueprint("pipelines_api", __name__)
+
+OPENAPI_PATHS: dict = {}
