@@ -39,6 +39,8 @@ POINT_LIMIT = 1500
 POINT_ZOOM = 17
 #: Width of an aggregation square on screen, in pixels (Web Mercator, 256-px tiles).
 CLUSTER_PX = 72
+#: Cells coloured by their worst open case are sent while the view holds at most this many.
+CELL_LIMIT = 6000
 LIGHTS = ("red", "yellow", "green", "none")
 SORTS = ("newest", "deadline", "light")
 _LIGHT_RANK = {"red": 0, "yellow": 1, "green": 2, "none": 3}
@@ -202,7 +204,7 @@ def _open_cases_query():
             Case.stage, Case.stage_deadline, Case.stage_limit_minutes, Case.stage_limit_unit,
             Case.suspended_at, Case.handle_deadline, Case.pending_request, Case.reported_at,
             Case.version, Case.camera_id, dept.code, dept.works_weekends, suggested.code,
-            sa.func.ST_X(point), sa.func.ST_Y(point),
+            sa.func.ST_X(point), sa.func.ST_Y(point), Case.cell_code,
         )
         .join(Category, Category.id == Case.category_id)
         .outerjoin(dept, dept.id == Case.department_id)
@@ -274,6 +276,39 @@ def _clusters(rows: list[tuple[Any, str]], zoom: int, bbox) -> list[dict[str, An
     return out
 
 
+def _cell_lights(rows: list[tuple[Any, str]]) -> list[dict[str, Any]]:
+    """Per cell: the worst light among its open cases (red > yellow > green > none) and counts."""
+    cells: dict[str, dict[str, Any]] = {}
+    for r, light in rows:
+        cell = cells.get(r[27])
+        if cell is None:
+            cell = cells[r[27]] = {"code": r[27], "light": light, "red": 0, "yellow": 0, "green": 0, "none": 0}
+        cell[light] += 1
+        if _LIGHT_RANK[light] < _LIGHT_RANK[cell["light"]]:
+            cell["light"] = light
+    return list(cells.values())
+
+
+def _cell_shapes(db, codes: list[str]) -> dict[str, Any]:
+    """GeoJSON geometry (CRS84, simplified to ~1 m) of current cells, cached per process.
+
+    Cells change only on import, so the shapes are kept for refcache's TTL and the command
+    view (refreshed on every live event) does not re-read thousands of polygons.
+    """
+    from ..services import refcache
+
+    cache: dict[str, Any] = refcache.cached("command-cell-shapes", dict)
+    missing = [c for c in codes if c not in cache]
+    if missing:
+        rows = db.execute(sa.text(
+            "SELECT code, ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(geom, 1.0), 4326), 6) "
+            "FROM cells WHERE code = ANY(:codes) AND valid_to IS NULL"
+        ), {"codes": missing})
+        for code, shape in rows:
+            cache[code] = json.loads(shape)
+    return {c: cache[c] for c in codes if c in cache}
+
+
 @bp.get("/command/cases")
 @roles_required(*COMMAND_ROLES)
 def command_cases():
@@ -317,6 +352,11 @@ def command_cases():
         ]}
     else:
         map_part = {"mode": "clusters", "clusters": _clusters(in_view, zoom, bbox)}
+    cell_part: dict[str, Any] = {"cells": None}
+    cell_lights = _cell_lights(in_view)
+    if len(cell_lights) <= CELL_LIMIT:
+        shapes = _cell_shapes(db, [c["code"] for c in cell_lights])
+        cell_part["cells"] = [{**c, "geometry": shapes[c["code"]]} for c in cell_lights if c["code"] in shapes]
     listed = in_view if list_in_view else matching
     far = datetime.max.replace(tzinfo=now.tzinfo)
     if sort == "newest":
@@ -329,7 +369,7 @@ def command_cases():
     items = [_row_dict(r, None if light == "none" else light) for r, light in listed[start:start + page_size]]
     return jsonify({
         "counts": {**counts, "total": sum(counts.values())},
-        "map": {**map_part, "total": len(in_view)},
+        "map": {**map_part, **cell_part, "total": len(in_view)},
         "list": {"items": items, "total": len(listed), "page": page, "page_size": page_size, "sort": sort,
                  "in_view": list_in_view},
         "generated_at": now.isoformat(),

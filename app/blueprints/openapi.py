@@ -197,7 +197,8 @@ SPEC = {
                           "401": _PROBLEM, "403": _PROBLEM}}},
         "/api/v1/inspectors/positions": _get("Inspectors with a known position (command roles)"),
         "/api/v1/command/cases": _get(
-            "Open cases for the command centre: per-light counts, map points or aggregates for a bbox, a list page",
+            "Open cases for the command centre: per-light counts, map points or aggregates for a bbox, the cells "
+            "holding them coloured by their worst light (map.cells: code, light, counts, GeoJSON geometry), a list page",
             [{"name": n, "in": "query", "schema": {"type": "string"}} for n in
              ("state", "category", "street", "community", "department", "source", "urgency", "light", "from",
               "to", "bbox", "zoom", "sort", "page", "page_size", "in_view")],

@@ -41,6 +41,11 @@ DEFAULT_SEED = 20261126
 
 #: Tables of the core layers, deleted in this order (children before parents).
 WIPE_ORDER = (
+    # Asset layers reference categories, departments and buildings (issue #5).
+    "components",
+    "cameras",
+    "pipelines",
+    "buildings",
     "duty_grid_cells",
     "duty_grids",
     "api_tokens",
@@ -148,7 +153,8 @@ def wipe_demo(session: Session) -> None:
     later = [t for layer in reversed(LATER_LAYERS) for t in reversed(layer.TABLES)]
     # One TRUNCATE of all of them: millions of case events go in an instant, and it stays
     # inside the caller's transaction (PostgreSQL truncation is transactional).
-    session.execute(text(f"TRUNCATE {', '.join([*later, *WIPE_ORDER])}"))  # names are constants above
+    tables = dict.fromkeys([*later, *WIPE_ORDER])  # a layer may list a table WIPE_ORDER has too
+    session.execute(text(f"TRUNCATE {', '.join(tables)}"))  # names are constants above
 
 
 def load_demo(

@@ -127,10 +127,13 @@
     interactive: false,
     style: { color: "#3f51b5", weight: 1.2, opacity: 0.7, fill: true, fillOpacity: 0.03, dashArray: "4 3" },
   }).addTo(map);
+  // Cells holding open cases, filled with the worst light among them, under the case markers.
+  var cellsLayer = L.layerGroup().addTo(map);
   var casesLayer = L.layerGroup().addTo(map);
   var selectedLayer = L.layerGroup().addTo(map);
   var inspectorsLayer = L.layerGroup().addTo(map);
   var overlays = {};
+  overlays[T.cellsByLight] = cellsLayer;
   overlays[T.inspectors] = inspectorsLayer;
   L.control.layers(base ? { "—": base } : {}, overlays, { collapsed: false, position: "topright" }).addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
@@ -154,6 +157,24 @@
       m.addTo(casesLayer);
       markers.set(p.id, m);
     });
+  }
+
+  function drawCells(cells) {
+    cellsLayer.clearLayers();
+    state.cellsDrawn = 0;
+    if (!cells) return;  // too many cells in view: the aggregates carry the picture
+    cells.forEach(function (c) {
+      var colour = LIGHT_COLOURS[c.light];
+      var layer = L.geoJSON(c.geometry, {
+        renderer: renderer,
+        style: { color: colour, weight: 1, opacity: 0.9, fillColor: colour, fillOpacity: 0.28 },
+      });
+      layer.bindTooltip(fmt(T.cellLights, { code: c.code, red: c.red, yellow: c.yellow, green: c.green, none: c.none }),
+        { sticky: true });
+      layer.addTo(cellsLayer);
+      state.cellsDrawn += 1;
+    });
+    el.mapStatus.dataset.cellsDrawn = String(state.cellsDrawn);
   }
 
   function drawClusters(clusters) {
@@ -316,6 +337,7 @@
       document.getElementById("cmd-count-" + k).textContent = body.counts[k];
     });
     state.mode = body.map.mode;
+    drawCells(body.map.cells);
     if (body.map.mode === "points") drawPoints(body.map.points); else drawClusters(body.map.clusters);
     state.items = body.list.items;
     state.total = body.list.total;

@@ -306,3 +306,46 @@ def test_command_page_is_for_the_command_roles(live_app):
     other = app.test_client()
     login(other, "l_inspector")
     assert other.get("/command").status_code == 403
+
+
+def test_command_cells_take_the_worst_light_of_their_open_cases(live_app, tokens):
+    """Each cell holding open cases comes with its shape and the worst light among them."""
+    app, settings, engine = live_app
+    client = app.test_client()
+    # Two cases 20 m apart in the same 100 m test cell; one is made overdue (red).
+    first = report(app, settings, tokens["inspector"], dx=215, description="网格亮灯一")
+    second = report(app, settings, tokens["inspector"], dx=235, description="网格亮灯二")
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE cases SET stage_started_at = now() - interval '9 days', "
+            "stage_deadline = now() - interval '8 days' WHERE id = :id"), {"id": second["id"]})
+        cell_code = conn.execute(sa.text("SELECT cell_code FROM cases WHERE id = :id"),
+                                 {"id": first["id"]}).scalar_one()
+        expected_area = conn.execute(sa.text(
+            "SELECT ST_Area(ST_Transform(geom, 4326)::geography) FROM cells WHERE code = :c"),
+            {"c": cell_code}).scalar_one()
+    body = client.get("/api/v1/command/cases", headers=tokens["dispatcher"]).get_json()
+    cells = {c["code"]: c for c in body["map"]["cells"]}
+    cell = cells[cell_code]
+    assert cell["light"] == "red"
+    assert cell["red"] >= 1 and cell["green"] >= 1
+    assert cell["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    # Every cell's counts add up to the cases drawn, and every case's cell is there.
+    assert sum(c["red"] + c["yellow"] + c["green"] + c["none"] for c in cells.values()) == body["map"]["total"]
+    from shapely.geometry import shape
+    from pyproj import Geod
+    area = abs(Geod(ellps="WGS84").geometry_area_perimeter(shape(cell["geometry"]))[0])
+    assert area == pytest.approx(expected_area, rel=0.01)
+
+    # Filtered to green, the same cell is green: the colour follows the filters.
+    green = client.get("/api/v1/command/cases", query_string={"light": "green"},
+                       headers=tokens["dispatcher"]).get_json()
+    assert {c["code"]: c["light"] for c in green["map"]["cells"]}[cell_code] == "green"
+    # Past the cell limit no shapes are sent (the aggregates carry the picture).
+    import app.blueprints.live_api as live_api_module
+    old = live_api_module.CELL_LIMIT
+    live_api_module.CELL_LIMIT = 0
+    try:
+        assert client.get("/api/v1/command/cases", headers=tokens["dispatcher"]).get_json()["map"]["cells"] is None
+    finally:
+        live_api_module.CELL_LIMIT = old

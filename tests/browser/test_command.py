@@ -83,6 +83,8 @@ def test_dispatcher_sees_a_report_live_and_dispatches_it_in_one_click(live_serve
     assert pg.locator("#cmd-live").get_attribute("data-state") == "open"
     assert int(pg.locator("#cmd-count-total").inner_text()) > 0
     assert pg.locator(".cmd-row").count() > 0
+    # The cells holding open cases are drawn, coloured by their worst light.
+    assert int(pg.locator("#cmd-map-status").get_attribute("data-cells-drawn") or 0) > 0
     pg.screenshot(path=str(artifacts / "command-initial.png"))
     # Marks this document: after the report it must still be here (no reload happened).
     pg.evaluate("window.__sameDocument = 'yes'")
