@@ -155,6 +155,9 @@ def _browser(app, settings, password: str) -> None:
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log lines in the report
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
