@@ -69,6 +69,7 @@ class Settings:
     photo_dir: Path = ROOT / "var" / "photos"
     max_photo_bytes: int = 10 * 1024 * 1024
     max_photos: int = 9
+    max_pipe_radius_m: int = 200
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -214,6 +215,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     max_bbox_cells = integer("CITYGRID_MAX_BBOX_CELLS", 5000, 10, 100000)
     category_standard = choice("CITYGRID_CATEGORY_STANDARD", CATEGORY_STANDARDS[0], CATEGORY_STANDARDS)
     max_photo_mb = integer("CITYGRID_MAX_PHOTO_MB", 10, 1, 50)
+    max_pipe_radius_m = integer("CITYGRID_MAX_PIPE_RADIUS_M", 200, 1, 5000)
     secure_cookie = boolean("CITYGRID_SESSION_COOKIE_SECURE", run_env == "production")
 
     demo_password = env.get("CITYGRID_DEMO_PASSWORD") or "citygrid-demo"
@@ -252,4 +254,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         category_standard=category_standard,
         photo_dir=Path(env.get("CITYGRID_PHOTO_DIR") or data_dir / "photos"),
         max_photo_bytes=max_photo_mb * 1024 * 1024,
+        max_pipe_radius_m=max_pipe_radius_m,
     )

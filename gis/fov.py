@@ -94,7 +94,7 @@ def occluded_sector(sector: Polygon, x: float, y: float, blockers: list[BaseGeom
     -------
     shapely.geometry.Polygon
         The visible part: the connected piece that holds the apex (slivers behind
-        buildings are dropped).
+        buildings are dropped); empty when the view is blocked entirely.
 
     Examples
     --------
@@ -103,6 +103,8 @@ def occluded_sector(sector: Polygon, x: float, y: float, blockers: list[BaseGeom
     >>> v = occluded_sector(s, 0, 0, [wall])
     >>> v.contains(Point(0, 30)), v.contains(Point(0, 80)), v.contains(Point(50, 60))
     (True, False, True)
+    >>> round(occluded_sector(s, 0, 0, [Polygon([(-200, 1), (200, 1), (200, 300), (-200, 300)])]).area, 1)
+    1.0
     """
     from shapely import MultiPoint, union_all
 
@@ -122,6 +124,8 @@ def occluded_sector(sector: Polygon, x: float, y: float, blockers: list[BaseGeom
     if not shadows:
         return sector
     visible = sector.difference(union_all(shadows))
+    if visible.is_empty:
+        return Polygon()  # a wall right in front: the camera sees nothing
     if visible.geom_type == "Polygon":
         return visible
     pieces = [g for g in getattr(visible, "geoms", []) if g.geom_type == "Polygon"]

@@ -16,13 +16,16 @@ from sqlalchemy.exc import IntegrityError
 
 from gis import crs as gcrs
 from gis.errors import UnknownCRSError
+from grid.deviceid import InvalidDeviceIdError, parse_device_id
 
 from .. import params
 from ..db import get_session
 from ..errors import BadRequest, NotFound, ValidationProblem
 from ..models import Case, CaseEvent, CasePhoto, Category, Department, IdempotencyRecord, User
 from ..security import current_actor, current_user, roles_required
+from ..services import cameras as camera_service
 from ..services import cases as case_service
+from ..services import components as component_service
 from ..services import refcache
 from ..services.audit import record
 from ..services.photos import PhotoError, PhotoStore, check_photo
@@ -172,9 +175,12 @@ def parse_intake(db, settings, data: dict[str, Any], photos: list[bytes]) -> cas
         checked = [check_photo(i, raw, settings.max_photo_bytes) for i, raw in enumerate(photos)]
     except PhotoError as exc:
         raise BadRequest(str(exc), field=f"photos[{exc.index}]") from None
-    camera_id = _text(data, "camera_id", 20)
-    if camera_id and (len(camera_id) != 20 or not camera_id.isdigit()):
-        raise BadRequest("'camera_id' must be a 20-digit GB/T 28181 device id", field="camera_id")
+    camera_id = _text(data, "camera_id", 40)
+    if camera_id:
+        try:
+            camera_id = str(parse_device_id(camera_id))
+        except InvalidDeviceIdError as exc:
+            raise BadRequest(f"'camera_id' must be a GB/T 28181 device id: {exc}", field="camera_id") from None
     return case_service.IntakeInput(
         x=x, y=y, lon=lon84, lat=lat84,
         category_id=category_id,
@@ -271,6 +277,9 @@ def case_detail(db, user: User, case: Case, calendar) -> dict[str, Any]:
         )
     ]
     body["assignee"] = case.assignee.username if case.assignee else None
+    body["camera_id"] = case.camera_id
+    body["cameras"] = camera_service.cameras_for_case(db, current_app.config["SETTINGS"], case.id)
+    body["component"] = component_service.case_component(db, case.component_id)
     if user.role in ("operator", "shift_leader", "dispatcher", "admin"):
         body["reporter_contact"] = case.reporter_contact
     body["allowed_actions"] = list(machine.actions_for(

@@ -80,6 +80,9 @@ def _texts() -> dict[str, str]:
         "duplicateOf": _("Duplicate of (case number)"),
         "requestedBy": _("requested by"), "all": _("All"),
         "due": _("Due"), "place": _("Street · community · duty grid"),
+        "cameras": _("Cameras seeing this place"), "noCameras": _("No camera sees this place."),
+        "reportedThis": _("Reported this case"), "openStream": _("Open video stream"),
+        "metresAway": _("%(m)s m away"), "notCovering": _("its view does not cover this point"),
     }
 
 

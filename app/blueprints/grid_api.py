@@ -6,12 +6,17 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from gis import crs as gcrs
 from gis.errors import UnknownCRSError
+from grid.codes import parse_grid_code
+from grid.errors import InvalidGridCodeError
 
 from .. import params
 from ..db import get_session
-from ..errors import BadRequest, OutOfDistrict
-from ..security import roles_required
+from ..errors import BadRequest, NotFound, OutOfDistrict
+from ..security import current_user, roles_required
 from ..services import grid as grid_service
+from ..services.cases import Caller
+from ..services.inventory import cell_inventory as inventory_of
+from ..services.workcal import load_calendar
 
 bp = Blueprint("grid_api", __name__, url_prefix="/api/v1/grid")
 
@@ -106,6 +111,21 @@ def list_cells():
     resp = jsonify(body)
     resp.mimetype = "application/geo+json"
     return resp
+
+
+@bp.get("/cells/<code>")
+@roles_required()
+def cell_inventory(code: str):
+    """One cell and what it holds: components, cameras, pipelines, buildings, open cases."""
+    try:
+        parse_grid_code(code)
+    except InvalidGridCodeError as exc:
+        raise BadRequest(str(exc), field="code") from None
+    db = get_session()
+    found = inventory_of(db, Caller.of(current_user()), load_calendar(db), code)
+    if found is None:
+        raise NotFound(f"no unit grid cell has the code {code}")
+    return jsonify(found)
 
 
 @bp.get("/streets")

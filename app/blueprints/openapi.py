@@ -95,6 +95,12 @@ SPEC = {
             ],
             _GEOJSON,
         ),
+        "/api/v1/grid/cells/{code}": _get(
+            "What one cell holds: components by class, cameras, pipeline length by class (clipped to "
+            "the cell), buildings, open cases by warning light and the newest few",
+            [{"name": "code", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{15}$"}}],
+            extra={"404": _PROBLEM},
+        ),
         "/api/v1/grid/streets": _get("All streets (街道) as GeoJSON", content=_GEOJSON),
         "/api/v1/grid/communities": _get("All communities (社区) as GeoJSON", content=_GEOJSON),
         "/api/v1/cases": {

@@ -30,3 +30,4 @@ def index():
 
 
 from .map_page import map_page  # noqa: E402,F401  (registered on bp)
+from .building_page import building_page  # noqa: E402,F401  (registered on bp)

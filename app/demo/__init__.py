@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..config import DEMO_DISTRICT_CODE_PLACEHOLDER, Settings
 from ..services.audit import SYSTEM, record
-from . import cases, reference
+from . import assets, cases, reference
 from .admin import StreetPlan, insert_admin, partition
 from .blocks import Block, build_blocks, size_extent
 from .cells import CellPlan, build_cells, insert_cells
@@ -61,7 +61,7 @@ WIPE_ORDER = (
 #: Layers built after the core (cases, assets, tax ...): modules with ``TABLES`` (insert
 #: order) and ``load(ctx: DemoContext) -> dict[str, int]`` (row counts per table).
 #: Their tables are wiped, in reverse, before the core ones.
-LATER_LAYERS: tuple[ModuleType, ...] = (reference, cases)
+LATER_LAYERS: tuple[ModuleType, ...] = (reference, assets, cases)
 
 
 @dataclass

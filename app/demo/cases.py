@@ -931,6 +931,8 @@ def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory
         a[perm] for a in (reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of)
     )
     dup_of = np.where(dup_of >= 0, rank[np.maximum(dup_of, 0)], -1)
+    video_ix = np.flatnonzero(src_ix == _SOURCES.index("video"))
+    video_camera = dict(zip(video_ix.tolist(), _reporting_cameras(session, xy[video_ix])))
 
     inspectors = _duty_inspectors(ctx)
     roads = _addresses(ctx)
@@ -1004,7 +1006,7 @@ def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory
             c.state, None if c.dept is None else depts[c.dept].id,
             None if c.suggested is None else depts[c.suggested].id, reporter[0], contact,
             None if c.assignee is None else c.assignee[0], c.duplicate_of, c.self_handled,
-            f"CAM-{cell.code[-6:]}" if source == "video" else None,
+            video_camera.get(k) if source == "video" else None,
             json.dumps(c.pending, ensure_ascii=False) if c.pending else None,
             c.stage, c.stage_started, c.stage_deadline, c.stage_unit, c.handle_deadline,
             c.suspended_at, c.handled_at, c.postponements, c.postponed_minutes, c.reworks, c.returns, c.urges,
@@ -1012,6 +1014,27 @@ def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory
         ))
     LOGGER.info("simulated %d cases, %d events in %.1f s", n, len(sim.events), perf_counter() - started)
     return CaseHistory(case_rows, sim.events)
+
+
+def _reporting_cameras(session: Session, points: np.ndarray) -> list[str | None]:
+    """For each storage-CRS point the device id of a video report's camera: the nearest demo
+    camera whose view covers it, else the nearest camera (none when the layer is empty)."""
+    rows = session.execute(sa.text(
+        "SELECT device_id, ST_AsBinary(geom), ST_AsBinary(fov) FROM cameras "
+        "WHERE status <> 'retired' ORDER BY device_id")).all()
+    if not rows or not len(points):
+        return [None] * len(points)
+    ids = [r[0] for r in rows]
+    where = shapely.from_wkb([bytes(r[1]) for r in rows])
+    pts = shapely.points(points)
+    pi, ci = shapely.STRtree(shapely.from_wkb([bytes(r[2]) for r in rows])).query(pts, predicate="intersects")
+    order = np.lexsort((ci, shapely.distance(pts[pi], where[ci]), pi))  # per point: nearest first
+    seen_by: dict[int, int] = {}
+    for p, c in zip(pi[order].tolist(), ci[order].tolist()):
+        seen_by.setdefault(p, c)
+    near_pi, near_ci = shapely.STRtree(where).query_nearest(pts, all_matches=False)
+    nearest = dict(zip(near_pi.tolist(), near_ci.tolist()))
+    return [ids[seen_by.get(i, nearest[i])] for i in range(len(points))]
 
 
 def _mix_of(cat: _Category) -> MixEntry:

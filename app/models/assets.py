@@ -149,6 +149,8 @@ class Pipeline(TimestampMixin, Base):
     pressure_mpa: Mapped[float | None] = mapped_column(sa.Float)
     voltage_kv: Mapped[float | None] = mapped_column(sa.Float)
     status: Mapped[str] = mapped_column(sa.String(10), default="in_use")
+    # The cell holding the segment's midpoint (a line may cross several cells).
+    cell_code: Mapped[str | None] = mapped_column(sa.String(15), index=True)
     geom = mapped_column(Geometry("LINESTRING", srid=STORAGE_SRID, spatial_index=True), nullable=False)
 
 
@@ -183,3 +185,13 @@ class Component(TimestampMixin, Base):
     data_source: Mapped[str | None] = mapped_column(sa.String(30))
     note: Mapped[str | None] = mapped_column(sa.Text)
     geom = mapped_column(Geometry("GEOMETRY", srid=STORAGE_SRID, spatial_index=True), nullable=False)
+
+
+class ComponentSerial(Base):
+    """The highest component serial ever used per district + class: identifiers are never reused."""
+
+    __tablename__ = "component_serials"
+
+    district_code: Mapped[str] = mapped_column(sa.String(6), primary_key=True)
+    class_code: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    last_serial: Mapped[int] = mapped_column(sa.Integer)

@@ -26,6 +26,7 @@ from ..models import (
     DutyGridCell,
     User,
 )
+from . import components as component_service
 from . import grid as grid_service
 from . import live, refcache
 from .audit import Actor, record
@@ -221,7 +222,9 @@ _PLACE_SQL = sa.text(
         ORDER BY c.code
         LIMIT 1
     )
-    SELECT cell.*, nextval('cases_id_seq') AS case_id, dept.id AS dept_id, dept.code AS dept_code
+    SELECT cell.*, nextval('cases_id_seq') AS case_id, dept.id AS dept_id, dept.code AS dept_code,
+           -- a video report's camera: one unique-index lookup, NULL when no camera is named
+           (SELECT cam.status FROM cameras cam WHERE cam.device_id = :camera_id) AS camera_status
     FROM cell LEFT JOIN LATERAL ("""
     + SUGGEST_SQL_TEMPLATE.format(cell="cell.code", community="cell.community_code", street="cell.street_code")
     + """) dept ON TRUE
@@ -239,7 +242,7 @@ _INSERT_SQL = sa.text(
             area_class, state, suggested_department_id, reporter_id, reporter_contact,
             self_handled, camera_id, stage, stage_started_at, stage_deadline, stage_limit_unit,
             stage_limit_minutes, handle_deadline, handled_at, postponements, postponed_minutes,
-            reworks, returns, urges, reported_at, updated_at, version)
+            reworks, returns, urges, reported_at, updated_at, version, component_id)
         VALUES (
             :id, :number, :district_code, :source, :kind, :category_id, :category_code,
             :standard_ref, :urgency, :description, :address,
@@ -247,7 +250,8 @@ _INSERT_SQL = sa.text(
             :area_class, :state, :suggested_department_id, :reporter_id,
             CAST(:reporter_contact AS jsonb), :self_handled, :camera_id, :stage, :at,
             :stage_deadline, :stage_limit_unit, :stage_limit_minutes, :handle_deadline,
-            :handled_at, 0, 0, 0, 0, 0, :at, :at, 1)
+            :handled_at, 0, 0, 0, 0, 0, :at, :at, 1,
+            """ + component_service.SNAP_SUBQUERY + """)
         RETURNING id, geom
     ), event AS (
         INSERT INTO case_events (case_id, at, actor_id, actor, role, action, from_state, to_state, data)
@@ -311,6 +315,11 @@ def create_case(
             f"source {source!r} is not allowed for role {user.role}; use one of {', '.join(allowed_sources)}",
             field="source",
         )
+    if source == "video" and not data.camera_id:
+        raise BadRequest("a video report names the camera that saw it: 'camera_id' (its GB/T 28181 device id)",
+                         field="camera_id")
+    if data.camera_id and source != "video":
+        raise BadRequest(f"'camera_id' goes with source 'video', not {source!r}", field="camera_id")
     if data.self_handled and user.role != "inspector":
         raise BadRequest("only an inspector can report a case as handled on the spot", field="self_handled")
     category = category_info(session, data.category_id)
@@ -320,7 +329,8 @@ def create_case(
             field="category",
         )
     place = session.execute(
-        _PLACE_SQL, {"x": data.x, "y": data.y, "srid": settings.storage_srid, "category_id": category.id}
+        _PLACE_SQL, {"x": data.x, "y": data.y, "srid": settings.storage_srid, "category_id": category.id,
+                     "camera_id": data.camera_id}
     ).mappings().first()
     if place is None:
         extent = grid_service.district_extent(session)
@@ -331,6 +341,10 @@ def create_case(
             errors=[{"field": "lon", "message": "outside the district"},
                     {"field": "lat", "message": "outside the district"}],
         )
+    if data.camera_id and place["camera_status"] in (None, "retired"):
+        raise BadRequest(
+            f"camera {data.camera_id} " + ("is retired" if place["camera_status"] else "is not a known camera")
+            + "; see GET /api/v1/cameras", field="camera_id")
     state = "pending_close" if data.self_handled else "reported"
     stage = machine.STAGE_OF_STATE[state]
     limit = stage_limit(session, category.id, stage, data.urgency, place["area_class"])
@@ -356,6 +370,7 @@ def create_case(
         "audit_detail": json.dumps({"number": number, "source": source}, ensure_ascii=False),
         "request_id": actor.request_id, "ip": actor.ip,
         "since": at - DUPLICATE_WINDOW, "radius": category.duplicate_radius_m,
+        "snap_radius": component_service.SNAP_RADIUS_M,  # component cases snap to a component
     }).mappings().all()
     duplicates = [
         {"id": r["id"], "number": r["number"], "state": r["state"],

@@ -137,6 +137,7 @@ def upgrade() -> None:
     sa.Column('pressure_mpa', sa.Float(), nullable=True),
     sa.Column('voltage_kv', sa.Float(), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('cell_code', sa.String(length=15), nullable=True),
     sa.Column('geom', Geometry(geometry_type='LINESTRING', srid=SRID, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -153,6 +154,7 @@ def upgrade() -> None:
     )
     op.create_geospatial_index('idx_pipelines_geom', 'pipelines', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
     op.create_index('ix_pipelines_class', 'pipelines', ['class_abbr', 'subclass_abbr'], unique=False)
+    op.create_index(op.f('ix_pipelines_cell_code'), 'pipelines', ['cell_code'], unique=False)
     op.create_index(op.f('ix_pipelines_district_code'), 'pipelines', ['district_code'], unique=False)
     op.create_geospatial_table('components',
     sa.Column('id', sa.BigInteger(), nullable=False),
@@ -191,6 +193,12 @@ def upgrade() -> None:
     op.create_index('ix_components_category', 'components', ['category_id'], unique=False)
     op.create_index(op.f('ix_components_cell_code'), 'components', ['cell_code'], unique=False)
     op.create_index(op.f('ix_components_district_code'), 'components', ['district_code'], unique=False)
+    op.create_table('component_serials',
+    sa.Column('district_code', sa.String(length=6), nullable=False),
+    sa.Column('class_code', sa.String(length=8), nullable=False),
+    sa.Column('last_serial', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('district_code', 'class_code', name=op.f('pk_component_serials'))
+    )
     op.add_column('cases', sa.Column('component_id', sa.BigInteger(), nullable=True))
     op.create_index(op.f('ix_cases_component_id'), 'cases', ['component_id'], unique=False)
     op.create_foreign_key(op.f('fk_cases_component_id_components'), 'cases', 'components', ['component_id'], ['id'], ondelete='SET NULL')
@@ -200,6 +208,7 @@ def downgrade() -> None:
     op.drop_constraint(op.f('fk_cases_component_id_components'), 'cases', type_='foreignkey')
     op.drop_index(op.f('ix_cases_component_id'), table_name='cases')
     op.drop_column('cases', 'component_id')
+    op.drop_table('component_serials')
     op.drop_index(op.f('ix_components_district_code'), table_name='components')
     op.drop_index(op.f('ix_components_cell_code'), table_name='components')
     op.drop_index('ix_components_category', table_name='components')
@@ -207,6 +216,7 @@ def downgrade() -> None:
     op.drop_geospatial_index('idx_components_geom', table_name='components', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('components')
     op.drop_index(op.f('ix_pipelines_district_code'), table_name='pipelines')
+    op.drop_index(op.f('ix_pipelines_cell_code'), table_name='pipelines')
     op.drop_index('ix_pipelines_class', table_name='pipelines')
     op.drop_geospatial_index('idx_pipelines_geom', table_name='pipelines', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('pipelines')

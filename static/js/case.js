@@ -373,6 +373,15 @@
       L.tileLayer(cfg.tileUrl, { attribution: cfg.tileAttribution, maxZoom: 19 }).addTo(map);
     }
     map.setView([loc.lat, loc.lon], 17);
+    // The cameras listed beside the map (those that see the case): a marker each, the reporting one ringed blue.
+    state.cameraMarkers = 0;
+    Array.prototype.forEach.call(document.querySelectorAll("#case-cameras li[data-lat]"), function (li) {
+      var reported = li.classList.contains("reported");
+      L.circleMarker([Number(li.dataset.lat), Number(li.dataset.lon)], {
+        radius: 6, color: reported ? "#0b57a4" : "#fff", weight: 2, fillColor: "#37474f", fillOpacity: 0.9,
+      }).bindTooltip(li.dataset.name).addTo(map);
+      state.cameraMarkers += 1;
+    });
     var point = L.circleMarker([loc.lat, loc.lon], {
       radius: 8, color: "#fff", weight: 2, fillColor: "#c2185b", fillOpacity: 1,
     });

@@ -536,6 +536,18 @@
       [T.cell, c.cell_code],
       [T.camera, item && item.camera_id],
     ]));
+    el.detail.appendChild(h("h3", { text: T.cameras }));
+    var cameras = c.cameras || [];
+    el.detail.appendChild(cameras.length ? h("ul", { class: "cmd-cameras", id: "cmd-cameras" }, cameras.map(function (cam) {
+      return h("li", { class: "cmd-camera" + (cam.reported ? " reported" : ""), "data-device": cam.device_id }, [
+        h("span", { class: "camera-name", text: cam.name }),
+        cam.reported ? h("span", { class: "badge camera-reported", text: T.reportedThis }) : null,
+        h("div", { class: "hint", text: cam.device_id + " · " + fmt(T.metresAway, { m: cam.distance_m }) +
+          (cam.sees ? "" : " · " + T.notCovering) }),
+        cam.stream_url ? h("a", { class: "camera-stream", href: cam.stream_url, target: "_blank", rel: "noopener",
+                                  text: T.openStream }) : null,
+      ]);
+    })) : h("p", { class: "hint", text: T.noCameras }));
     el.detail.appendChild(h("h3", { text: T.photos }));
     if (c.photos.length) {
       el.detail.appendChild(h("div", { class: "cmd-photos" }, c.photos.map(function (p) {
