@@ -48,6 +48,7 @@ serve: install db-up
 
 bench: install db-up
 	$(PY) bench/locate.py
+	$(PY) bench/assets.py
 
 clean:
 	-$(CITYGRID) db down

@@ -320,7 +320,7 @@ def serve(host, port, workers) -> None:
 
 
 @main.command()
-@click.argument("name", type=click.Choice(["locate", "intake"]))
+@click.argument("name", type=click.Choice(["locate", "intake", "assets"]))
 @click.argument("args", nargs=-1)
 def bench(name: str, args) -> None:
     """Run a benchmark from bench/ (prints ratios against its baseline)."""

@@ -179,9 +179,9 @@ def load(ctx: DemoContext) -> dict[str, int]:
             code = pair[which]
             cat = cats[code]
             n = serial[code] = serial.get(code, 0) + 1
-            yield (format_component_id(district, code, n, standard), district, cat.id, code, standard, cat.name, parts.statuses[k],
-                   cat.default_department_id, cat.default_department_id, parts.owners[k], parts.maintainers[k],
-                   part_cells[k], parts.surveyed[k], parts.changed[k], "实测", g)
+            yield (format_component_id(district, code, n, standard), district, cat.id, code, standard, cat.name,
+                   parts.statuses[k], cat.default_department_id, cat.default_department_id, parts.owners[k],
+                   parts.maintainers[k], part_cells[k], parts.surveyed[k], parts.changed[k], "实测", g)
 
     _copy(raw, "components", _COMPONENT_COLUMNS, component_rows())
     session.execute(

@@ -114,7 +114,7 @@ def fit_grid(parcel: BaseGeometry, angle: float, fp: Footprint, phases: int = 3)
     >>> from shapely.geometry import box
     >>> rects = fit_grid(box(0, 0, 200, 100), 0.0, Footprint(40, 20, 10, 10, (5,), "office"))
     >>> len(rects), all(box(0, 0, 200, 100).contains(r) for r in rects)
-    (9, True)
+    (12, True)
     """
     c, s = math.cos(angle), math.sin(angle)
     cx, cy = parcel.centroid.x, parcel.centroid.y
@@ -272,7 +272,7 @@ def build_buildings(
         parts.sort(key=lambda p: -p.area)
         for k, part in enumerate(parts):
             # Specials go into the largest part.
-            for geom, row in _fill(part, kind, specials if k == 0 else [], brng, names, network, line_tree):
+            for geom, row in _fill(part, kind, specials if k == 0 else [], brng, names, network):
                 row["geom"] = geom
                 row["block"] = block.index
                 if "height_m" not in row:
@@ -342,7 +342,7 @@ def _attrs(fp: Footprint, rng: np.random.Generator, name: str, use: str | None =
 
 
 def _fill(part: Polygon, kind: str, specials: list[tuple[str, str]], rng: np.random.Generator,
-          names: _Names, network: RoadNetwork, line_tree: shapely.STRtree) -> list[tuple[Polygon, dict]]:
+          names: _Names, network: RoadNetwork) -> list[tuple[Polygon, dict]]:
     """Buildings of one parcel: its specials first, then the main grid clear of them."""
     out: list[tuple[Polygon, dict]] = []
     taken: list[Polygon] = []

@@ -95,7 +95,7 @@ def bearing_deg(dx, dy):
 
     Examples
     --------
-    >>> bearing_deg(1.0, 0.0), bearing_deg(0.0, -1.0), bearing_deg(-1.0, 1e-12)
+    >>> bearing_deg(1.0, 0.0), bearing_deg(0.0, -1.0), bearing_deg(-1.0, 0.0)
     (90.0, 180.0, 270.0)
     """
     b = np.degrees(np.arctan2(dx, dy)) % 360.0

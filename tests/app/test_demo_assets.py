@@ -16,7 +16,6 @@ from shapely.geometry import LineString, Point, Polygon, box
 from sqlalchemy.orm import Session
 
 from app.demo import SIZES, load_demo
-from app.demo.admin import partition
 from app.demo.blocks import build_blocks, size_extent
 from app.demo.pipelines import build_pipelines
 from app.demo.roads import RoadNetwork, build_roads
@@ -234,32 +233,40 @@ def test_component_ids_categories_departments_and_statuses(demo, settings):
 
 
 @pytest.mark.slow
-def test_legacy_standard_gives_16_digit_ids(db_session, settings):
+def test_legacy_standard_gives_16_digit_ids(demo, settings):
+    # In a savepoint of the module's transaction (another connection would wait on its locks).
+    session, *_ = demo
     legacy = dataclasses.replace(settings, category_standard="GB/T 30428.2-2013")
-    load_demo(db_session, legacy, size="small", seed=SEED)
-    codes = dict(rows(db_session, "SELECT category_code, count(*) FROM components GROUP BY 1"))
-    assert set(codes) == set(COVERS_LEGACY) | {"0118", "0305"}
-    for cid, code in rows(db_session, "SELECT component_id, category_code FROM components"):
-        parsed = parse_component_id(cid, legacy.category_standard, district=settings.district_code)
-        assert len(cid) == 16 and parsed.class_code == code
-    assert scalar(db_session, """SELECT count(*) FROM components k JOIN categories c ON c.id = k.category_id
-                                 WHERE c.standard_ref <> 'GB/T 30428.2-2013' OR c.code <> k.category_code""") == 0
+    nested = session.begin_nested()
+    try:
+        load_demo(session, legacy, size="small", seed=SEED)
+        codes = dict(rows(session, "SELECT category_code, count(*) FROM components GROUP BY 1"))
+        assert set(codes) == set(COVERS_LEGACY) | {"0118", "0305"}
+        for cid, code in rows(session, "SELECT component_id, category_code FROM components"):
+            parsed = parse_component_id(cid, legacy.category_standard, district=settings.district_code)
+            assert len(cid) == 16 and parsed.class_code == code
+        assert scalar(session, """SELECT count(*) FROM components k JOIN categories c ON c.id = k.category_id
+                                  WHERE c.standard_ref <> 'GB/T 30428.2-2013' OR c.code <> k.category_code""") == 0
+    finally:
+        nested.rollback()
 
 
 # -- cameras ---------------------------------------------------------------------------------
 
 
 def _bearings_at(roads: RoadNetwork, p: Point) -> list[float]:
-    """Bearings of the road directions through ``p`` (both ways along every road within 1 m)."""
+    """Bearings of the road directions through ``p`` (both ways along every road within 1 m of it)."""
     out = []
     for ln in roads.lines:
         if ln.distance(p) > 1.0:
             continue
         xy = np.asarray(ln.coords)
-        k = int(np.argmin([LineString(xy[i:i + 2]).distance(p) for i in range(len(xy) - 1)]))
-        dx, dy = xy[k + 1] - xy[k]
-        b = math.degrees(math.atan2(dx, dy)) % 360
-        out += [b, (b + 180) % 360]
+        # The segment(s) through p: at a vertex of a curved road (the CBD rings), both.
+        for k in range(len(xy) - 1):
+            if LineString(xy[k:k + 2]).distance(p) <= 1.0:
+                dx, dy = xy[k + 1] - xy[k]
+                b = math.degrees(math.atan2(dx, dy)) % 360
+                out += [b, (b + 180) % 360]
     return out
 
 
