@@ -52,3 +52,19 @@ def integer(name: str, lo: int, hi: int, default: int) -> int:
 def lonlat() -> tuple[float, float]:
     """The lon/lat pair of a request."""
     return number("lon", -180.0, 180.0), number("lat", -90.0, 90.0)
+
+
+def body_number(data: dict, name: str, lo: float, hi: float) -> float:
+    """A required finite number field of a JSON body, within [lo, hi]; 400 naming it otherwise."""
+    raw = data.get(name)
+    if raw is None or raw == "":
+        raise BadRequest(f"'{name}' is required", field=name)
+    if isinstance(raw, bool):
+        raise BadRequest(f"'{name}' must be a number", field=name)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise BadRequest(f"'{name}' must be a number, got {raw!r}", field=name) from None
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise BadRequest(f"'{name}' must be a finite number between {lo:g} and {hi:g}", field=name)
+    return value

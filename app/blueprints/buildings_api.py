@@ -29,14 +29,6 @@ def _settings():
     return current_app.config["SETTINGS"]
 
 
-def _check(values: dict[str, Any], geom) -> dict[str, Any]:
-    ctx = building_service.prepare(get_session(), _settings())
-    try:
-        return building_service.validate(ctx, values, geom)
-    except RowError as exc:
-        raise layer_http.refused(exc) from None
-
-
 def _write(action) -> None:
     """Run a write; a refused value is a 400 naming its field, a taken code a 409; nothing stays half-written."""
     db = get_session()
@@ -128,7 +120,7 @@ def create_building():
     db = get_session()
     values, geom = layer_http.feature_input(layer_http.json_object(), building_service.WRITABLE,
                                             geometry_required=True)
-    rec = _check(values, geom)
+    rec = layer_http.checked(building_service, values, geom)
     created: list[int] = []
     _write(lambda: created.append(building_service.create(db, _settings(), current_actor(), rec)))
     new_id = created[0]
@@ -149,7 +141,7 @@ def update_building(building_id: int):
         raise NotFound(f"building {building_id} does not exist") from None
     values, geom = layer_http.feature_input(layer_http.json_object(), building_service.WRITABLE,
                                             geometry_required=False)
-    rec = _check({**current, **values}, geom if geom is not None else old_geom)
+    rec = layer_http.checked(building_service, {**current, **values}, geom if geom is not None else old_geom)
     changed = sorted(values) + (["geometry"] if geom is not None else [])
     _write(lambda: building_service.update(db, settings, current_actor(), building_id, rec, old_geom, changed))
     return layer_http.geojson(_found(building_id))

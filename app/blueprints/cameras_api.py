@@ -52,21 +52,6 @@ def _json_body() -> dict[str, Any]:
     return data
 
 
-def _lonlat_number(data: dict[str, Any], name: str, lo: float, hi: float) -> float:
-    raw = data.get(name)
-    if raw is None or raw == "":
-        raise BadRequest(f"'{name}' is required", field=name)
-    if isinstance(raw, bool):
-        raise BadRequest(f"'{name}' must be a number", field=name)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise BadRequest(f"'{name}' must be a number, got {raw!r}", field=name) from None
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise BadRequest(f"'{name}' must be a finite number between {lo:g} and {hi:g}", field=name)
-    return value
-
-
 def _crs_of(data: dict[str, Any]) -> str:
     raw = data.get("crs")
     if raw is not None and not isinstance(raw, str):
@@ -113,8 +98,8 @@ def _camera_input(partial: bool) -> tuple[dict[str, Any], BaseGeometry | None, s
     if data.get("geometry") is not None:
         return values, _point(data["geometry"], crs_name, srid), where
     if where == "lon" and ("lon" in data or "lat" in data):
-        lon = _lonlat_number(data, "lon", -180, 180)
-        lat = _lonlat_number(data, "lat", -90, 90)
+        lon = params.body_number(data, "lon", -180, 180)
+        lat = params.body_number(data, "lat", -90, 90)
         lon84, lat84 = gcrs.to_wgs84(lon, lat, crs_name)
         x, y = gcrs.lonlat_to_storage(lon84, lat84, srid)
         return values, Point(float(x), float(y)), where

@@ -79,21 +79,6 @@ def _reject_unknown(data: dict[str, Any], allowed: set[str]) -> None:
                          field=unknown[0])
 
 
-def _number(data: dict[str, Any], name: str, lo: float, hi: float) -> float:
-    raw = data.get(name)
-    if raw is None or raw == "":
-        raise BadRequest(f"'{name}' is required", field=name)
-    if isinstance(raw, bool):
-        raise BadRequest(f"'{name}' must be a number", field=name)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise BadRequest(f"'{name}' must be a number, got {raw!r}", field=name) from None
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise BadRequest(f"'{name}' must be a finite number between {lo:g} and {hi:g}", field=name)
-    return value
-
-
 def _text(data: dict[str, Any], name: str, limit: int, required: bool = False) -> str | None:
     raw = data.get(name)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -118,8 +103,8 @@ def _flag(data: dict[str, Any], name: str) -> bool:
 
 def storage_point(data: dict[str, Any], srid: int) -> tuple[float, float, float, float]:
     """lon/lat (+ optional crs: gcj02, bd09 …) of a body → storage x, y and CRS84 lon, lat."""
-    lon = _number(data, "lon", -180, 180)
-    lat = _number(data, "lat", -90, 90)
+    lon = params.body_number(data, "lon", -180, 180)
+    lat = params.body_number(data, "lat", -90, 90)
     try:
         crs_name = gcrs.normalize_crs_name(data.get("crs"))
     except UnknownCRSError as exc:

@@ -35,14 +35,6 @@ def _settings():
     return current_app.config["SETTINGS"]
 
 
-def _check(values: dict[str, Any], geom) -> dict[str, Any]:
-    ctx = component_service.prepare(get_session(), _settings())
-    try:
-        return component_service.validate(ctx, values, geom)
-    except RowError as exc:
-        raise layer_http.refused(exc) from None
-
-
 def _found(component_id: int) -> dict[str, Any]:
     feature = component_service.feature(get_session(), component_id)
     if feature is None:
@@ -107,7 +99,7 @@ def read_component(component_id: int):
 def create_component():
     """Add a component; without a component_id it gets the next serial of its class."""
     values, geom = layer_http.feature_input(layer_http.json_object(), API_FIELDS, geometry_required=True)
-    rec = _check(values, geom)
+    rec = layer_http.checked(component_service, values, geom)
     created: list[int] = []
     _write(lambda: created.append(component_service.create(get_session(), _settings(), current_actor(), rec)))
     resp = layer_http.geojson(_found(created[0]), 201)
@@ -133,7 +125,7 @@ def update_component(component_id: int):
         if other:
             raise Forbidden(f"a department may change only {', '.join(DEPARTMENT_FIELDS)}; not {other[0]}",
                             field=other[0])
-    rec = _check({**current, **values}, geom if geom is not None else old_geom)
+    rec = layer_http.checked(component_service, {**current, **values}, geom if geom is not None else old_geom)
     if rec["status"] != current["status"] and "changed_on" not in values:
         rec["changed_on"] = component_service.today_local()  # BGRQ: the date the state changed
     changed = sorted(values) + (["geometry"] if geom is not None else [])

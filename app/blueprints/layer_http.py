@@ -178,3 +178,14 @@ def feature_input(data: dict[str, Any], writable: Iterable[str], *,
 def refused(exc: RowError) -> BadRequest:
     """The 400 problem for a value the layer's check refused, naming the field."""
     return BadRequest(f"{exc.field}: {exc.message}", field=exc.field)
+
+
+def checked(service, values: dict[str, Any], geom) -> dict[str, Any]:
+    """Run a layer service's import check on API input; a refused value is a 400 naming its field."""
+    from ..db import get_session
+
+    ctx = service.prepare(get_session(), current_app.config["SETTINGS"])
+    try:
+        return service.validate(ctx, values, geom)
+    except RowError as exc:
+        raise refused(exc) from None

@@ -20,7 +20,7 @@ from ..errors import BadRequest
 from ..models import Case, Category, Department, User
 from ..security import current_user, roles_required
 from ..services import live
-from ..services.cases import now_utc, warning_light
+from ..services.cases import Clock, ClockDepartment, now_utc, warning_light
 from ..services.workcal import load_calendar
 
 __all__ = ["bp", "COMMAND_ROLES", "STREAM_ROLES"]
@@ -114,24 +114,6 @@ def inspector_positions():
 
 
 # -- open cases for the command map --------------------------------------------------------
-
-
-@dataclass
-class _Clock:
-    """The fields warning_light reads, without loading ORM objects for thousands of cases."""
-
-    state: str
-    stage: str | None
-    stage_deadline: datetime | None
-    stage_limit_minutes: float | None
-    stage_limit_unit: str | None
-    suspended_at: datetime | None
-    department: Any
-
-
-@dataclass(frozen=True)
-class _Dept:
-    works_weekends: bool
 
 
 def _codes(name: str, accepted: tuple[str, ...] | frozenset[str] | None = None) -> list[str]:
@@ -336,7 +318,7 @@ def command_cases():
     matching: list[tuple[Any, str]] = []
     in_view: list[tuple[Any, str]] = []
     for r in db.execute(_open_cases_query()):
-        clock = _Clock(r[2], r[12], r[13], r[14], r[15], r[16], _Dept(bool(r[23])) if r[22] else None)
+        clock = Clock(r[2], r[12], r[13], r[14], r[15], r[16], ClockDepartment(bool(r[23])) if r[22] else None)
         light = warning_light(calendar, clock, now) or "none"
         counts[light] += 1
         if lights and light not in lights:

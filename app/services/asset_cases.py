@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..caseflow.machine import TERMINAL_STATES
 from ..caseflow.worktime import WorkCalendar
 from ..models import Case
-from .cases import Caller, now_utc, visible_cases, warning_light
+from .cases import Caller, Clock, ClockDepartment, now_utc, visible_cases, warning_light
 
 #: Open cases whose lights are counted for one place at most (a cell holds a handful).
 MAX_COUNTED = 5000
@@ -48,24 +48,6 @@ def case_items(session: Session, user: Caller, calendar: WorkCalendar, where: sa
     return [_item(c, warning_light(calendar, c, now)) for c in cases], total
 
 
-@dataclass
-class _Clock:
-    """The fields warning_light reads, without loading whole cases."""
-
-    state: str
-    stage: str | None
-    stage_deadline: datetime | None
-    stage_limit_minutes: float | None
-    stage_limit_unit: str | None
-    suspended_at: datetime | None
-    department: Any
-
-
-@dataclass(frozen=True)
-class _Dept:
-    works_weekends: bool
-
-
 def open_light_counts(session: Session, user: Caller, calendar: WorkCalendar, where: sa.ColumnElement[bool],
                       now: datetime | None = None) -> dict[str, int]:
     """How many open cases matching ``where`` (that the user may see) show each light."""
@@ -81,6 +63,6 @@ def open_light_counts(session: Session, user: Caller, calendar: WorkCalendar, wh
     now = now or now_utc()
     counts = dict.fromkeys(LIGHTS, 0)
     for r in rows:
-        clock = _Clock(r[0], r[1], r[2], r[3], r[4], r[5], _Dept(bool(r[6])) if r[6] is not None else None)
+        clock = Clock(r[0], r[1], r[2], r[3], r[4], r[5], ClockDepartment(bool(r[6])) if r[6] is not None else None)
         counts[warning_light(calendar, clock, now) or "none"] += 1
     return counts

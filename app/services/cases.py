@@ -145,6 +145,26 @@ def _minutes_between(calendar: WorkCalendar, start: datetime, end: datetime, uni
     return calendar.working_minutes_between(start, end)
 
 
+@dataclass
+class Clock:
+    """The fields warning_light reads, for views that light thousands of cases without ORM objects."""
+
+    state: str
+    stage: str | None
+    stage_deadline: datetime | None
+    stage_limit_minutes: float | None
+    stage_limit_unit: str | None
+    suspended_at: datetime | None
+    department: Any  # anything with works_weekends, or None
+
+
+@dataclass(frozen=True)
+class ClockDepartment:
+    """The one department field warning_light reads."""
+
+    works_weekends: bool
+
+
 def warning_light(calendar: WorkCalendar, case: Case, now: datetime | None = None) -> str | None:
     """Green up to 80 % of the stage allowance, yellow to 100 %, red beyond.
 
