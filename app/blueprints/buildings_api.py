@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, url_for
-from sqlalchemy.exc import IntegrityError
 
 from .. import params
 from ..db import get_session
-from ..errors import Conflict, NotFound
+from ..errors import NotFound
 from ..models.assets import BUILDING_USES
 from ..security import current_actor, current_user, roles_required
 from ..services import buildings as building_service
@@ -30,17 +29,7 @@ def _settings():
 
 
 def _write(action) -> None:
-    """Run a write; a refused value is a 400 naming its field, a taken code a 409; nothing stays half-written."""
-    db = get_session()
-    try:
-        action()
-    except RowError as exc:
-        db.rollback()
-        raise layer_http.refused(exc) from None
-    except IntegrityError as exc:
-        db.rollback()
-        raise Conflict("the building code was taken by a concurrent write; try again", field="code") from exc
-    db.commit()
+    layer_http.write(action, key_field="code", taken="the building code was taken by a concurrent write")
 
 
 def _found(building_id: int) -> dict[str, Any]:

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, url_for
-from sqlalchemy.exc import IntegrityError
 
 from .. import params
 from ..db import get_session
-from ..errors import Conflict, Forbidden, NotFound
+from ..errors import Forbidden, NotFound
 from ..models import Case
 from ..models.assets import COMPONENT_STATUSES
 from ..security import current_actor, current_user, roles_required
@@ -43,18 +42,8 @@ def _found(component_id: int) -> dict[str, Any]:
 
 
 def _write(action) -> None:
-    """Run a write; a refused value is a 400 naming its field, a taken id a 409; nothing stays half-written."""
-    db = get_session()
-    try:
-        action()
-    except RowError as exc:
-        db.rollback()
-        raise layer_http.refused(exc) from None
-    except IntegrityError as exc:
-        db.rollback()
-        raise Conflict("the component id was taken by a concurrent write; try again",
-                       field="component_id") from exc
-    db.commit()
+    layer_http.write(action, key_field="component_id",
+                     taken="the component id was taken by a concurrent write")
 
 
 @bp.get("/components")

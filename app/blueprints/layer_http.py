@@ -189,3 +189,26 @@ def checked(service, values: dict[str, Any], geom) -> dict[str, Any]:
         return service.validate(ctx, values, geom)
     except RowError as exc:
         raise refused(exc) from None
+
+
+def write(action, *, key_field: str, taken: str) -> None:
+    """Run a write and commit; a refused value is a 400 naming its field, a key taken by a
+    concurrent write a 409 naming ``key_field``; on any failure nothing stays half-written."""
+    from sqlalchemy.exc import IntegrityError
+
+    from ..db import get_session
+    from ..errors import Conflict
+
+    db = get_session()
+    try:
+        action()
+    except RowError as exc:
+        db.rollback()
+        raise refused(exc) from None
+    except IntegrityError as exc:
+        db.rollback()
+        raise Conflict(f"{taken}; try again", field=key_field) from exc
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
