@@ -152,3 +152,21 @@ def sign_in(page, base: str, path: str, username: str) -> None:
     with page.expect_navigation():
         page.click("form button[type=submit]")
     assert page.url.startswith(base + path.split("?")[0]), page.url
+
+
+def set_view(page, lat: float, lon: float, zoom: int, handle: str = "window.citygridMap.map") -> None:
+    """Move a Leaflet map to ``lat, lon`` at ``zoom`` and wait until it is there.
+
+    Leaflet silently drops a setView made while a zoom animation runs (the page's own
+    fitBounds at start-up, say), so the view is asked for again until it holds.
+    """
+    page.wait_for_function(
+        f"""([lat, lon, zoom]) => {{
+            const m = {handle};
+            const c = m.getCenter();
+            if (m.getZoom() === zoom && Math.abs(c.lat - lat) < 1e-4 && Math.abs(c.lng - lon) < 1e-4) return true;
+            if (!m._animatingZoom) m.setView([lat, lon], zoom, {{animate: false}});
+            return false;
+        }}""",
+        arg=[lat, lon, zoom], polling=100, timeout=15_000,
+    )

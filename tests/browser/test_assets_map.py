@@ -9,6 +9,7 @@ import pytest
 from shapely.geometry import shape
 from shapely.ops import polylabel
 
+from tests.browser.conftest import set_view
 from tests.browser.conftest import sign_in as shared_sign_in
 from tests.browser.test_command import Api
 
@@ -93,7 +94,7 @@ def test_pipelines_overlay_draws_class_colours_and_the_legend(live_server, page,
     assert created["properties"]["color"] == GAS_COLOUR
 
     # Zoomed out, turning the overlay on only asks to zoom in: nothing is fetched yet.
-    pg.evaluate("([lat, lon]) => { window.citygridMap.map.setView([lat, lon], 14); }", [lat, lon])
+    set_view(pg, lat, lon, 14)
     toggle_overlay(pg, "地下管线")
     wait_state(pg, "pipelines", "zoom")
     status = pg.locator(".cg-assets-status")
@@ -101,7 +102,7 @@ def test_pipelines_overlay_draws_class_colours_and_the_legend(live_server, page,
     assert not [u for u in page.requests if "/api/v1/pipelines?" in u]
 
     # Zoomed in, the line appears in the class colour and the legend lists the classes.
-    pg.evaluate("([lat, lon]) => { window.citygridMap.map.setView([lat, lon], 18); }", [lat, lon])
+    set_view(pg, lat, lon, 18)
     wait_state(pg, "pipelines", "ok")
     drawn = pg.evaluate(
         "(code) => { let out = null; window.citygridAssets.instances[0].layers.pipelines.drawn.eachLayer(l => {"
@@ -189,7 +190,7 @@ def test_cameras_with_their_view_components_and_a_missing_layer(live_server, pag
     assert cameras, "the demo has no cameras near the centre of the district"
     camera = cameras[len(cameras) // 2]
     lon, lat = camera["geometry"]["coordinates"]
-    pg.evaluate("([lat, lon]) => { window.citygridMap.map.setView([lat, lon], 18); }", [lat, lon])
+    set_view(pg, lat, lon, 18)
 
     toggle_overlay(pg, "视频监控")
     wait_state(pg, "cameras", "ok")

@@ -15,7 +15,7 @@ from shapely.geometry import shape
 from shapely.ops import polylabel
 from sqlalchemy.orm import Session
 
-from tests.browser.conftest import DEMO_PASSWORD, PageRecorder
+from tests.browser.conftest import DEMO_PASSWORD, PageRecorder, set_view
 from tests.browser.conftest import sign_in as shared_sign_in
 
 pytestmark = pytest.mark.browser
@@ -132,7 +132,7 @@ def duty_cells(pg, base: str, duty: dict) -> list[dict]:
 
 def tap_map(pg, lon: float, lat: float) -> None:
     """Tap the map at a lon/lat, first bringing it into view above the bottom bar."""
-    pg.evaluate("([lat, lon]) => { window.citygridMap.map.setView([lat, lon], 17, {animate: false}); }", [lat, lon])
+    set_view(pg, lat, lon, 17)
     x, y = pg.evaluate(
         "([lat, lon]) => { const p = window.citygridMap.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
         [lat, lon],

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from shapely.geometry import Point, shape
 from shapely.ops import polylabel
 
+from tests.browser.conftest import set_view
 from tests.browser.conftest import sign_in as shared_sign_in
 
 pytestmark = pytest.mark.browser
@@ -114,7 +115,7 @@ def test_inspector_clicks_a_cell_and_sees_its_details(live_server, page, artifac
     cell = a_cell(pg)
     props = cell["properties"]
     inside = interior_point(cell["geometry"])
-    pg.evaluate("([lat, lon]) => { window.citygridMap.map.setView([lat, lon], 17); }", [inside.y, inside.x])
+    set_view(pg, inside.y, inside.x, 17)
     pg.wait_for_function("window.citygridMap.map.getZoom() === 17")
     wait_ready(pg)
     drawn = pg.evaluate("window.citygridMap.state.drawnCells")
@@ -173,7 +174,7 @@ def test_map_in_english(live_server, page, artifacts):
 
     cell = a_cell(pg)
     inside = interior_point(cell["geometry"])
-    pg.evaluate("([lat, lon]) => { window.citygridMap.map.setView([lat, lon], 16); }", [inside.y, inside.x])
+    set_view(pg, inside.y, inside.x, 16)
     pg.wait_for_function("window.citygridMap.map.getZoom() === 16")
     wait_ready(pg)
     click_lonlat(pg, inside.x, inside.y)
