@@ -52,15 +52,19 @@ _CAMERAS_SQL = sa.text(
 )
 _PIPELINES_SQL = sa.text(
     """
-    SELECT p.class_abbr AS code, pc.class_name AS name, pc.rgb,
-           round(sum(ST_Length(ST_Intersection(p.geom, c.geom)))::numeric, 1)::float AS length_m,
-           count(*) AS segments
-    FROM cells c
-    JOIN pipelines p ON p.geom && c.geom AND ST_Intersects(p.geom, c.geom)
-    JOIN pipeline_classes pc ON pc.class_abbr = p.class_abbr AND pc.subclass_abbr = p.subclass_abbr
-    WHERE c.code = :code
-    GROUP BY p.class_abbr, pc.class_name, pc.rgb
-    ORDER BY p.class_abbr
+    SELECT parts.class_abbr AS code, pc.class_name AS name, pc.rgb,
+           round(sum(parts.len)::numeric, 1)::float AS length_m, count(*) AS segments
+    FROM (
+        SELECT p.class_abbr, p.subclass_abbr, ST_Length(ST_Intersection(p.geom, c.geom)) AS len
+        FROM cells c
+        JOIN pipelines p ON p.geom && c.geom AND ST_Intersects(p.geom, c.geom)
+        WHERE c.code = :code
+    ) parts
+    JOIN pipeline_classes pc ON pc.class_abbr = parts.class_abbr AND pc.subclass_abbr = parts.subclass_abbr
+    -- a pipe that only touches the cell's edge is not in it (as in pipelines.cell_stats)
+    WHERE parts.len > 0
+    GROUP BY parts.class_abbr, pc.class_name, pc.rgb
+    ORDER BY parts.class_abbr
     """
 )
 _BUILDINGS_SQL = sa.text(

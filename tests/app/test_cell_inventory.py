@@ -49,12 +49,15 @@ def test_the_inventory_of_a_cell(client, env, settings, db_session):
     inside = add_camera(db_session, settings, "41019900001320000011", 150, 120, 90.0)
     add_camera(db_session, settings, "41019900001320000012", 50, 120, 90.0)
     # Pipelines: a water main crossing three cells (50 m + 100 m + 50 m), a drain 30 m long in the
-    # cell, and a gas line wholly outside it.
+    # cell, a gas line wholly outside it and a duct touching its edge (not in it).
     add_pipeline(db_session, settings, "JS-1", LineString([at(settings, 50, 150), at(settings, 250, 150)]))
     add_pipeline(db_session, settings, "PS-1", LineString([at(settings, 130, 180), at(settings, 160, 180)]),
                  "PS", "YS")
     add_pipeline(db_session, settings, "RQ-1", LineString([at(settings, 10, 10), at(settings, 90, 10)]),
                  "RQ", "TR")
+    # A telecom duct that starts on the cell's east edge and runs away from it: it only touches.
+    add_pipeline(db_session, settings, "TX-1", LineString([at(settings, 200, 130), at(settings, 260, 130)]),
+                 "TX", "XX")
     db_session.commit()
     # Buildings: one whose footprint lies in the cell, one in the neighbour.
     admin = env["tokens"]["admin"]
