@@ -29,6 +29,7 @@ __all__ = [
     "Step",
     "TransitionError",
     "actions_for",
+    "close_type",
     "plan",
 ]
 
@@ -278,3 +279,24 @@ def actions_for(
             continue
         found.append(name)
     return tuple(sorted(found))
+
+
+def close_type(outcome: str | None, handle_deadline, handled_at) -> str:
+    """How a closed case counts: ``special`` when closed so, ``overdue`` when handled after its
+    handling deadline, else ``normal``.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> close_type("special", None, None)
+    'special'
+    >>> close_type(None, datetime(2026, 1, 5, 12), datetime(2026, 1, 5, 13))
+    'overdue'
+    >>> close_type(None, datetime(2026, 1, 5, 12), datetime(2026, 1, 5, 11))
+    'normal'
+    """
+    if outcome == "special":
+        return "special"
+    if handle_deadline and handled_at and handled_at > handle_deadline:
+        return "overdue"
+    return "normal"

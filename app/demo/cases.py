@@ -534,12 +534,7 @@ class _Simulator:
             c.stage = c.stage_started = c.stage_deadline = None
             c.closed_at = at
             if action == "close":
-                if step.outcome == "special":
-                    c.close_type = "special"
-                elif c.handle_deadline and c.handled_at and c.handled_at > c.handle_deadline:
-                    c.close_type = "overdue"
-                else:
-                    c.close_type = "normal"
+                c.close_type = machine.close_type(step.outcome, c.handle_deadline, c.handled_at)
                 data["close_type"] = c.close_type
         c.version += 1
         c.updated_at = at

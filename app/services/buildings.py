@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..models import Building, Case, Component
 from ..models.assets import BUILDING_USES
+from .bbox_query import page_in_bbox
 from . import layer_io
 from .audit import Actor, record
 from .layer_io import Field, LayerSpec, RowError, integer, number, text
@@ -322,17 +323,13 @@ def _feature(row: Mapping[str, Any]) -> dict[str, Any]:
 def in_bbox(session: Session, settings: Settings, bbox: tuple[float, float, float, float], *,
             limit: int, offset: int = 0, uses: list[str] | None = None) -> tuple[list[dict[str, Any]], int]:
     """CRS84 features of the buildings meeting a lon/lat box, and how many match in all."""
-    where = "b.geom && q.env AND ST_Intersects(b.geom, q.env)"
-    params: dict[str, Any] = {"minx": bbox[0], "miny": bbox[1], "maxx": bbox[2], "maxy": bbox[3],
-                              "srid": settings.storage_srid}
+    where, params = [], {}
     if uses:
-        where += " AND b.use = ANY(:uses)"
+        where.append("b.use = ANY(:uses)")
         params["uses"] = uses
-    cte = "WITH q AS (SELECT ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), :srid) AS env)"
-    total = session.scalar(sa.text(f"{cte} SELECT count(*) FROM buildings b, q WHERE {where}"), params)
-    rows = session.execute(sa.text(
-        f"{cte} SELECT {_PROPS_SQL} FROM buildings b, q WHERE {where} ORDER BY b.id LIMIT :limit OFFSET :offset"
-    ), {**params, "limit": limit, "offset": offset}).mappings()
+    rows, total = page_in_bbox(session, settings.storage_srid, bbox, table="buildings", alias="b",
+                               select=_PROPS_SQL, where=where, params=params, order_by="b.id",
+                               limit=limit, offset=offset)
     return [_feature(r) for r in rows], total
 
 

@@ -34,6 +34,7 @@ from grid.deviceid import InvalidDeviceIdError, parse_device_id
 from ..config import Settings
 from ..models import Camera
 from ..models.assets import CAMERA_STATUSES
+from .bbox_query import page_in_bbox
 from . import grid as grid_service
 from .audit import Actor, record
 from .layer_io import (
@@ -397,18 +398,14 @@ def camera_feature(session: Session, camera_id: int) -> dict[str, Any] | None:
 def cameras_in_bbox(session: Session, settings: Settings, bbox: tuple[float, float, float, float], limit: int,
                     statuses: list[str] | None = None, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Cameras whose point lies in a CRS84 bbox, as GeoJSON features by id, and how many match."""
-    params: dict[str, Any] = {"minx": bbox[0], "miny": bbox[1], "maxx": bbox[2], "maxy": bbox[3],
-                              "srid": settings.storage_srid, "district": settings.district_code,
-                              "limit": limit, "offset": offset}
-    where = "c.district_code = :district AND c.geom && q.env AND ST_Intersects(c.geom, q.env)"
+    where = ["c.district_code = :district"]
+    params: dict[str, Any] = {"district": settings.district_code}
     if statuses:
-        where += " AND c.status = ANY(:statuses)"
+        where.append("c.status = ANY(:statuses)")
         params["statuses"] = list(statuses)
-    cte = "WITH q AS (SELECT ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), :srid) AS env)"
-    total = session.scalar(sa.text(f"{cte} SELECT count(*) FROM cameras c, q WHERE {where}"), params)
-    rows = session.execute(sa.text(
-        f"{cte} SELECT {_FEATURE_COLUMNS} FROM cameras c, q WHERE {where} ORDER BY c.id LIMIT :limit OFFSET :offset"
-    ), params).mappings()
+    rows, total = page_in_bbox(session, settings.storage_srid, bbox, table="cameras", alias="c",
+                               select=_FEATURE_COLUMNS, where=where, params=params, order_by="c.id",
+                               limit=limit, offset=offset)
     return [_feature(r) for r in rows], total
 
 

@@ -615,12 +615,7 @@ def perform_action(
         case.stage = case.stage_started_at = case.stage_deadline = None
         case.closed_at = at
         if action == "close":
-            if step.outcome == "special":
-                case.close_type = "special"
-            elif case.handle_deadline and case.handled_at and case.handled_at > case.handle_deadline:
-                case.close_type = "overdue"
-            else:
-                case.close_type = "normal"
+            case.close_type = machine.close_type(step.outcome, case.handle_deadline, case.handled_at)
             data["close_type"] = case.close_type
     case.version += 1
     case.updated_at = at

@@ -29,6 +29,7 @@ from grid.componentid import MAX_SERIAL, ComponentIdError, format_component_id, 
 
 from ..config import Settings
 from ..models.assets import COMPONENT_STATUSES
+from .bbox_query import page_in_bbox
 from . import layer_io
 from .audit import Actor, record
 from .layer_io import Field, LayerSpec, RowError, day, text
@@ -419,10 +420,11 @@ _PROPS_SQL = """k.id, k.component_id, k.name, k.category_code AS category, cat.n
                 k.maintainer_name, k.cell_code, k.building_id, b.code AS building_code,
                 k.surveyed_on, k.changed_on, k.data_source, k.note, k.district_code,
                 ST_AsGeoJSON(ST_Transform(k.geom, 4326), 7) AS g"""
-_FROM_SQL = """components k JOIN categories cat ON cat.id = k.category_id
+_JOINS_SQL = """JOIN categories cat ON cat.id = k.category_id
                LEFT JOIN departments od ON od.id = k.owner_department_id
                LEFT JOIN departments md ON md.id = k.maintainer_department_id
                LEFT JOIN buildings b ON b.id = k.building_id"""
+_FROM_SQL = f"components k {_JOINS_SQL}"
 PROPERTIES = ("component_id", "name", "category", "category_name", "standard_ref", "status",
               "owner_department", "owner_department_name", "owner_name", "maintainer_department",
               "maintainer_department_name", "maintainer_name", "cell_code", "building_id", "building_code",
@@ -442,21 +444,17 @@ def in_bbox(session: Session, settings: Settings, bbox: tuple[float, float, floa
             offset: int = 0, categories: list[str] | None = None,
             statuses: list[str] | None = None) -> tuple[list[dict[str, Any]], int]:
     """CRS84 features of the components meeting a lon/lat box (filtered), and the total match."""
-    where = "k.geom && q.env AND ST_Intersects(k.geom, q.env)"
-    params: dict[str, Any] = {"minx": bbox[0], "miny": bbox[1], "maxx": bbox[2], "maxy": bbox[3],
-                              "srid": settings.storage_srid}
+    where: list[str] = []
+    params: dict[str, Any] = {}
     if categories:
-        where += " AND k.category_code = ANY(:categories) AND k.standard_ref = :std"
+        where.append("k.category_code = ANY(:categories) AND k.standard_ref = :std")
         params.update(categories=categories, std=settings.category_standard)
     if statuses:
-        where += " AND k.status = ANY(:statuses)"
+        where.append("k.status = ANY(:statuses)")
         params["statuses"] = statuses
-    cte = "WITH q AS (SELECT ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), :srid) AS env)"
-    total = session.scalar(sa.text(f"{cte} SELECT count(*) FROM components k, q WHERE {where}"), params)
-    rows = session.execute(sa.text(
-        f"{cte} SELECT {_PROPS_SQL} FROM {_FROM_SQL} CROSS JOIN q WHERE {where} "
-        "ORDER BY k.id LIMIT :limit OFFSET :offset"
-    ), {**params, "limit": limit, "offset": offset}).mappings()
+    rows, total = page_in_bbox(session, settings.storage_srid, bbox, table="components", alias="k",
+                               select=_PROPS_SQL, joins=_JOINS_SQL, where=where, params=params, order_by="k.id",
+                               limit=limit, offset=offset)
     return [_feature(r) for r in rows], total
 
 

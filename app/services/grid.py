@@ -9,6 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .bbox_query import page_in_bbox
+
 _LOCATE_SQL = sa.text(
     """
     SELECT c.code, c.community_code, c.street_code, c.district_code, c.area_m2, c.area_class,
@@ -107,33 +109,19 @@ def cells_in_bbox(
     session: Session, bbox: tuple[float, float, float, float], srid: int, limit: int, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int]:
     """GeoJSON features (CRS84) of current cells meeting a lon/lat bbox, and the total count."""
-    params = {"minx": bbox[0], "miny": bbox[1], "maxx": bbox[2], "maxy": bbox[3], "srid": srid}
-    where = (
-        "c.valid_to IS NULL AND c.geom && q.env AND ST_Intersects(c.geom, q.env)"
+    rows, total = page_in_bbox(
+        session, srid, bbox, table="cells", alias="c",
+        select="""c.code, c.community_code, c.street_code, round(c.area_m2::numeric, 1)::float AS area_m2,
+                  co.name AS community_name, st.name AS street_name,
+                  dg.code AS duty_grid, u.display_name AS inspector,
+                  ST_AsGeoJSON(ST_Transform(c.geom, 4326), 7) AS g""",
+        joins="""JOIN communities co ON co.code = c.community_code
+                 JOIN streets st ON st.code = c.street_code
+                 LEFT JOIN duty_grid_cells dgc ON dgc.cell_code = c.code
+                 LEFT JOIN duty_grids dg ON dg.id = dgc.duty_grid_id
+                 LEFT JOIN users u ON u.id = dg.inspector_id""",
+        where=["c.valid_to IS NULL"], order_by="c.code", limit=limit, offset=offset,
     )
-    cte = (
-        "WITH q AS (SELECT ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), :srid) AS env)"
-    )
-    total = session.scalar(sa.text(f"{cte} SELECT count(*) FROM cells c, q WHERE {where}"), params)
-    rows = session.execute(
-        sa.text(
-            f"""{cte}
-            SELECT c.code, c.community_code, c.street_code, round(c.area_m2::numeric, 1)::float AS area_m2,
-                   co.name AS community_name, st.name AS street_name,
-                   dg.code AS duty_grid, u.display_name AS inspector,
-                   ST_AsGeoJSON(ST_Transform(c.geom, 4326), 7) AS g
-            FROM cells c CROSS JOIN q
-            JOIN communities co ON co.code = c.community_code
-            JOIN streets st ON st.code = c.street_code
-            LEFT JOIN duty_grid_cells dgc ON dgc.cell_code = c.code
-            LEFT JOIN duty_grids dg ON dg.id = dgc.duty_grid_id
-            LEFT JOIN users u ON u.id = dg.inspector_id
-            WHERE {where}
-            ORDER BY c.code
-            LIMIT :limit OFFSET :offset"""
-        ),
-        {**params, "limit": limit, "offset": offset},
-    ).mappings()
     features = _features(
         rows,
         ("code", "community_code", "community_name", "street_code", "street_name", "area_m2",

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..models import Pipeline
+from .bbox_query import page_in_bbox
 from . import refcache
 from .audit import Actor, record
 from .layer_io import Field, LayerSpec, RowError, blank, number, register, text
@@ -497,19 +498,20 @@ def raw_values(session: Session, pipeline_id: int) -> tuple[dict[str, Any], Line
 
 # -- reading ---------------------------------------------------------------------------------------
 
-_SELECT = """
-    SELECT p.id, p.code, p.district_code, p.cell_code, p.class_abbr, p.subclass_abbr,
+_FEATURE_COLUMNS = """
+    p.id, p.code, p.district_code, p.cell_code, p.class_abbr, p.subclass_abbr,
            pc.class_name, pc.subclass_name, pc.rgb,
            p.material_code, m.name AS material_name, p.burial_code, b.name AS burial_name,
            p.diameter_mm, p.section, p.start_depth_m, p.end_depth_m, p.build_year, p.owner,
            p.pressure_mpa, p.voltage_kv, p.status, ST_Length(p.geom) AS length_m
 """
-_FROM = """
-    FROM pipelines p
+_SELECT = f"SELECT {_FEATURE_COLUMNS}"
+_JOINS = """
     JOIN pipeline_classes pc ON pc.class_abbr = p.class_abbr AND pc.subclass_abbr = p.subclass_abbr
     LEFT JOIN pipeline_materials m ON m.code = p.material_code
     LEFT JOIN pipeline_burials b ON b.code = p.burial_code
 """
+_FROM = f"FROM pipelines p {_JOINS}"
 _ENVELOPE = "ST_Transform(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4326), :srid)"
 
 
@@ -533,19 +535,16 @@ def features_in_bbox(session: Session, settings: Settings, bbox: tuple[float, fl
                      limit: int, offset: int = 0,
                      classes: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], int]:
     """Segments meeting a CRS84 bbox as CRS84 features (ordered by id) and how many match."""
-    params: dict[str, Any] = {"minx": bbox[0], "miny": bbox[1], "maxx": bbox[2], "maxy": bbox[3],
-                              "srid": settings.storage_srid, "district": settings.district_code,
-                              "limit": limit, "offset": offset}
-    where = "p.district_code = :district AND p.geom && q.env AND ST_Intersects(p.geom, q.env)"
+    where = ["p.district_code = :district"]
+    params: dict[str, Any] = {"district": settings.district_code}
     if classes:
-        where += " AND p.class_abbr = ANY(:classes)"
+        where.append("p.class_abbr = ANY(:classes)")
         params["classes"] = list(classes)
-    cte = f"WITH q AS (SELECT {_ENVELOPE} AS env)"
-    total = session.scalar(sa.text(f"{cte} SELECT count(*) FROM pipelines p, q WHERE {where}"), params)
-    rows = session.execute(sa.text(
-        f"{cte} {_SELECT}, ST_AsGeoJSON(ST_Transform(p.geom, 4326), 7) AS g {_FROM} CROSS JOIN q"
-        f" WHERE {where} ORDER BY p.id LIMIT :limit OFFSET :offset"), params).mappings()
-    return [_feature(r) for r in rows], int(total)
+    rows, total = page_in_bbox(session, settings.storage_srid, bbox, table="pipelines", alias="p",
+                               select=f"{_FEATURE_COLUMNS}, ST_AsGeoJSON(ST_Transform(p.geom, 4326), 7) AS g",
+                               joins=_JOINS, where=where, params=params, order_by="p.id",
+                               limit=limit, offset=offset)
+    return [_feature(r) for r in rows], total
 
 
 def feature(session: Session, pipeline_id: int) -> dict[str, Any] | None:
