@@ -638,8 +638,9 @@
 
   /* Show the point and the cell it falls in (or that it is outside the district). */
   async function setLocation(latlng) {
-    state.draft.latlng = latlng;
-    state.draft.cell = null;
+    var draft = state.draft;
+    draft.latlng = latlng;
+    draft.cell = null;
     var form = $("cg-report-form");
     slotFor(form, "lon").hidden = true;
     var loc = $("cg-loc");
@@ -653,9 +654,10 @@
     var r = await getJSON(cfg.locateUrl + "?" + new URLSearchParams({
       lon: latlng.lng.toFixed(7), lat: latlng.lat.toFixed(7),
     }).toString());
-    if (seq !== locateSeq) return;
+    // The report may have been cancelled or sent while the cell was being looked up.
+    if (seq !== locateSeq || state.draft !== draft) return;
     if (r.ok) {
-      state.draft.cell = r.body.cell.code;
+      draft.cell = r.body.cell.code;
       cellLine.textContent = " · " + T.cellAt + " " + r.body.cell.code + " · " + r.body.community.name;
       loc.dataset.cell = r.body.cell.code;
     } else if (r.status === 404) {
