@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import GisError, VectorFileError
 from gis.io import ROW_FIELD, read_vector, write_vector
+from gis.validation import POLYGONAL, geometry_problem
 from grid import CellSet, check_topology, number_cells, parse_grid_code
 from grid.errors import GridError
 
@@ -153,6 +154,31 @@ def _expected_bounds(srid: int) -> tuple[float, float, float, float] | None:
     return (area.west, area.south, area.east, area.north)
 
 
+def read_import_file(path: Path, settings: Settings, *, layer: str | None = None,
+                     assume_crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read a file to import into the storage CRS; ImportRefused lists what makes it unreadable.
+
+    Every layer's import reads through here, so a file's unreadable rows (bad CSV
+    coordinates, rings that do not close, NaN coordinates ...) and a wrong CRS are reported
+    the same way for cells and for every asset layer.
+    """
+    srid = settings.storage_srid
+    try:
+        frame = read_vector(path, layer=layer, to_srid=srid, assume_crs=assume_crs,
+                            expected_bounds_lonlat=_expected_bounds(srid))
+    except VectorFileError as exc:
+        rows = [
+            ReportRow(r.get("row", 0), None, r.get("field"), "error", r.get("message", ""))
+            for r in exc.rows
+        ] or [ReportRow(0, None, None, "error", str(exc))]
+        raise ImportRefused(f"cannot read {path}: {exc}", rows) from None
+    except GisError as exc:
+        raise ImportRefused(f"cannot read {path}", [ReportRow(0, None, "crs", "error", str(exc))]) from None
+    if frame.empty:
+        raise ImportRefused(f"{path} has no features", [ReportRow(0, None, None, "error", "no features")])
+    return frame
+
+
 def import_cells(
     session: Session,
     actor: Actor,
@@ -172,26 +198,8 @@ def import_cells(
     if mode not in ("replace", "append"):
         raise ValueError(f"mode {mode!r}: expected replace or append")
     srid = settings.storage_srid
-    try:
-        frame = read_vector(
-            path,
-            layer=layer,
-            to_srid=srid,
-            assume_crs=assume_crs,
-            expected_bounds_lonlat=_expected_bounds(srid),
-        )
-    except VectorFileError as exc:
-        rows = [
-            ReportRow(r.get("row", 0), None, r.get("field"), "error", r.get("message", ""))
-            for r in exc.rows
-        ] or [ReportRow(0, None, None, "error", str(exc))]
-        raise ImportRefused(f"cannot read {path}: {exc}", rows) from None
-    except GisError as exc:
-        raise ImportRefused(f"cannot read {path}", [ReportRow(0, None, "crs", "error", str(exc))]) from None
-
+    frame = read_import_file(path, settings, layer=layer, assume_crs=assume_crs)
     problems: list[ReportRow] = []
-    if frame.empty:
-        raise ImportRefused(f"{path} has no features", [ReportRow(0, None, None, "error", "no features")])
 
     code_col = _column(frame, "code")
     comm_col = _column(frame, "community_code")
@@ -221,16 +229,9 @@ def import_cells(
         geom = row.geometry
         raw_code = _text(row[code_col]) if code_col else None
         rec: dict[str, Any] = {"row": rownum, "code": raw_code}
-        if geom is None or geom.is_empty:
-            problems.append(ReportRow(rownum, raw_code, "geometry", "error", "empty geometry"))
-            continue
-        if geom.geom_type not in ("Polygon", "MultiPolygon"):
-            problems.append(ReportRow(rownum, raw_code, "geometry", "error",
-                                      f"{geom.geom_type}: a cell must be a Polygon or MultiPolygon"))
-            continue
-        if not geom.is_valid:
-            problems.append(ReportRow(rownum, raw_code, "geometry", "error",
-                                      f"invalid polygon: {shapely.is_valid_reason(geom)}"))
+        bad_geometry = geometry_problem(geom, POLYGONAL)
+        if bad_geometry:
+            problems.append(ReportRow(rownum, raw_code, "geometry", "error", bad_geometry))
             continue
         rec["geom"] = geom
         if raw_code:
