@@ -214,7 +214,6 @@ def import_cells(
     """
     if mode not in ("replace", "append"):
         raise ValueError(f"mode {mode!r}: expected replace or append")
-    srid = settings.storage_srid
     frame = read_import_file(path, settings, layer=layer, assume_crs=assume_crs)
     problems: list[ReportRow] = []
 
