@@ -189,11 +189,14 @@ def _field_map(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--assume-crs", help="CRS of a file that declares none (e.g. EPSG:4547).")
 @click.option("--mode", type=click.Choice(["replace", "append", "upsert"]),
               help="cells: replace (default; the file is the whole current layer, missing cells are "
-                   "retired) or append. Other layers: append (default; existing ids are refused) or "
-                   "upsert (existing ids are updated).")
+                   "retired, and the report lists each with the open cases, cameras, components, "
+                   "buildings it holds) or append. Other layers: append (default; existing ids are "
+                   "refused) or upsert (existing ids are updated).")
 @click.option("--map", "field_map", multiple=True, metavar="COLUMN=FIELD",
               help="Read file column COLUMN as field FIELD (repeatable); other layers only.")
-@click.option("--force", is_flag=True, help="cells: import despite warnings (gaps, slivers, odd areas).")
+@click.option("--force", is_flag=True,
+              help="cells: import despite warnings (gaps, slivers, odd areas) and despite a replace "
+                   "that retires cells holding open cases or leaves part of the current layer uncovered.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the row report as CSV.")
 def import_layer(layer: str, path: Path, layer_name, assume_crs, mode, field_map, force: bool, report) -> None:
     """Import a layer from GeoPackage, GeoJSON, Shapefile or CSV (all or nothing)."""
@@ -224,7 +227,8 @@ def import_layer(layer: str, path: Path, layer_name, assume_crs, mode, field_map
         click.echo(exc.report_text(), err=True)
         if report:
             exc.write_csv(report)
-        raise click.ClickException(f"import refused; nothing was written ({len(exc.rows)} problems)") from None
+        problems = sum(1 for r in exc.rows if r.severity != "info")  # info: retired cells holding nothing open
+        raise click.ClickException(f"import refused; nothing was written ({problems} problems)") from None
     if report:
         result.write_csv(report)
     click.echo(result.describe())

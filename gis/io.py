@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyogrio.errors
+import pyogrio.raw
 import pyproj
 import shapely
 
 from gis.crs import CRS_ALIASES, WGS84, transform_bbox, transform_geometry
 from gis.errors import CRSError, VectorFileError
+from gis.validation import nonfinite
 
 __all__ = [
     "LAT_FIELDS",
@@ -216,8 +218,13 @@ def _is_wgs84_like(crs: pyproj.CRS) -> bool:
 
 def _read_ogr(
     path: Path, layer: str | int | None, encoding: str | None
-) -> gpd.GeoDataFrame:
-    """Read a GDAL-readable vector file, refusing ambiguous multi-layer files."""
+) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Read a GDAL-readable vector file, refusing ambiguous multi-layer files.
+
+    Returns the frame and the rows whose geometry GEOS cannot build (an
+    unclosed ring, a one-point line ...): they are read as missing and listed
+    with GEOS's reason instead of failing the whole read with a traceback.
+    """
     options = {"encoding": encoding} if encoding else {}
     try:
         if layer is None:
@@ -228,7 +235,17 @@ def _read_ogr(
                     f"{path.name!r} has {len(layers)} layers; "
                     f"pass layer= one of: {names}"
                 )
-        return gpd.read_file(path, layer=layer, engine="pyogrio", **options)
+        with warnings.catch_warnings(record=True) as caught:
+            # GDAL warns about what it accepts (e.g. "Non closed ring detected");
+            # the row problems below say it better, so log rather than fail.
+            warnings.simplefilter("always")
+            gdf = gpd.read_file(
+                path, layer=layer, engine="pyogrio", on_invalid="ignore", **options
+            )
+            problems = _unbuildable_geometries(path, layer, options, gdf)
+        for w in caught:
+            LOGGER.warning("reading %s: %s", path.name, w.message)
+        return gdf, problems
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise VectorFileError(f"cannot read {path.name!r}: {exc}") from None
     except UnicodeDecodeError as exc:
@@ -236,6 +253,43 @@ def _read_ogr(
         raise VectorFileError(
             f"cannot decode text in {path.name!r} ({exc}); pass encoding=, e.g. 'gbk'"
         ) from None
+
+
+def _unbuildable_geometries(
+    path: Path, layer: str | int | None, options: dict, gdf: Any
+) -> list[dict]:
+    """Rows that have a geometry in the file that GEOS refused to build."""
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        return []
+    missing = np.flatnonzero(gdf.geometry.isna().to_numpy())
+    if not len(missing):
+        return []
+    # Only files with missing geometries pay for a second, geometry-only read.
+    wkb = pyogrio.raw.read(path, layer=layer, columns=[], **options)[2]
+    problems = []
+    for i in missing.tolist():
+        if wkb is None or wkb[i] is None:
+            continue  # null in the file: the caller reports it as missing
+        try:
+            shapely.from_wkb(wkb[i])
+        except shapely.errors.GEOSException as exc:
+            reason = str(exc).split(": ", 1)[-1].strip()
+            problems.append(
+                {"row": i + 1, "field": "geometry", "message": f"bad geometry: {reason}"}
+            )
+    return problems
+
+
+def _bad_coordinates(gdf: gpd.GeoDataFrame) -> list[dict]:
+    """Rows with NaN or infinite coordinates, which CRS checks cannot place."""
+    return [
+        {
+            "row": int(i) + 1,
+            "field": "geometry",
+            "message": "non-finite coordinate (NaN or infinity)",
+        }
+        for i in np.flatnonzero(nonfinite(gdf.geometry.to_numpy()))
+    ]
 
 
 def _check_bounds(
@@ -338,7 +392,8 @@ def read_vector(
     ------
     VectorFileError
         Unsupported extension, unreadable file, ambiguous layers, missing CSV
-        columns, or bad CSV rows (listed in ``.rows``).
+        columns, bad CSV rows, or geometries that cannot be built or have
+        NaN/infinite coordinates (rows listed in ``.rows``).
     CRSError
         File has no CRS and no ``assume_crs``, or the data bounds do not fit
         the declared CRS / expected area.
@@ -363,8 +418,9 @@ def read_vector(
         gdf = _csv_to_frame(
             path, lon_field, lat_field, declared, declared.is_geographic, encoding
         )
+        problems: list[dict] = []
     else:
-        gdf = _read_ogr(path, layer, encoding)
+        gdf, problems = _read_ogr(path, layer, encoding)
         if not isinstance(gdf, gpd.GeoDataFrame):
             raise VectorFileError(f"{path.name!r} has no geometry column")
         if gdf.crs is None:
@@ -378,6 +434,14 @@ def read_vector(
             )
     gdf = gdf.reset_index(drop=True)
     gdf[ROW_FIELD] = np.arange(1, len(gdf) + 1)
+    problems = sorted(problems + _bad_coordinates(gdf), key=lambda p: p["row"])
+    if problems:
+        first = problems[0]
+        raise VectorFileError(
+            f"{len(problems)} row(s) of {path.name!r} have unusable geometries; "
+            f"first: row {first['row']}, geometry: {first['message']}",
+            rows=problems,
+        )
     if offset is not None:
         shifted = transform_geometry(gdf.geometry.to_numpy(), offset, WGS84)
         gdf = gdf.set_geometry(gpd.GeoSeries(shifted, index=gdf.index, crs=WGS84))

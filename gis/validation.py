@@ -1,17 +1,24 @@
-"""Geometry checks for imports: row-level polygon problems, extents and repair."""
+"""Geometry checks for imports and the API: row-level problems, extents and repair."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from gis.errors import InvalidGeometryError
 
-__all__ = ["check_polygons", "ensure_within", "repair_polygon"]
+__all__ = [
+    "check_polygons",
+    "ensure_within",
+    "geometry_problem",
+    "nonfinite",
+    "repair_polygon",
+]
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 
@@ -25,9 +32,8 @@ def check_polygons(
 ) -> list[dict[str, Any]]:
     """List the problems of a sequence of polygon geometries, one dict per problem.
 
-    Each geometry is checked, in this order, for being missing, of a wrong
-    type, empty, having too many vertices, and OGC validity (with
-    ``shapely.is_valid_reason``). Only the first problem of a row is reported.
+    Each geometry is checked as by :func:`geometry_problem`; only the first
+    problem of a row is reported.
 
     Parameters
     ----------
@@ -61,30 +67,93 @@ def check_polygons(
     problems: list[dict[str, Any]] = []
     for i, geom in enumerate(geoms, start=1):
         row = int(next(row_numbers)) if row_numbers is not None else i
-        message = _polygon_problem(geom, max_vertices, allowed_types)
+        message = geometry_problem(geom, allowed_types, max_vertices=max_vertices)
         if message is not None:
             problems.append({"row": row, "field": "geometry", "message": message})
     return problems
 
 
-def _polygon_problem(
-    geom: BaseGeometry | None, max_vertices: int, allowed_types: Sequence[str]
+def geometry_problem(
+    geom: BaseGeometry | None,
+    allowed_types: Sequence[str] | None = None,
+    *,
+    max_vertices: int | None = None,
 ) -> str | None:
-    """Return the first problem of one geometry, or None if it is fine."""
+    """Return the first problem of one geometry, or None if it is fine.
+
+    The checks, in order: missing, wrong type, empty, non-finite coordinates,
+    too many vertices, OGC validity (``shapely.is_valid_reason``: too few
+    points, self-intersections ...). File imports and the API share it, so a
+    geometry is refused with the same words wherever it comes from.
+
+    Parameters
+    ----------
+    geom : shapely.Geometry or None
+        The geometry to check.
+    allowed_types : sequence of str, optional
+        Accepted geometry types; any type when omitted.
+    max_vertices : int, optional
+        Maximum number of vertices.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> from shapely.geometry import LineString, Point
+    >>> print(geometry_problem(Point(float("nan"), 1)))
+    non-finite coordinate (NaN or infinity)
+    >>> print(geometry_problem(LineString([(0, 0), (0, 0)]), ["LineString"]))
+    invalid geometry: Too few points in geometry component[0 0]
+    >>> geometry_problem(Point(1, 2), ["Point"]) is None
+    True
+    """
     if geom is None:
         return "missing geometry"
-    if geom.geom_type not in allowed_types:
+    if allowed_types is not None and geom.geom_type not in allowed_types:
         return f"wrong geometry type {geom.geom_type}; expected " + " or ".join(
             allowed_types
         )
     if geom.is_empty:
         return "empty geometry"
+    if nonfinite([geom])[0]:
+        return "non-finite coordinate (NaN or infinity)"
     n = shapely.get_num_coordinates(geom)
-    if n > max_vertices:
+    if max_vertices is not None and n > max_vertices:
         return f"{n} vertices; the limit is {max_vertices}"
     if not shapely.is_valid(geom):
-        return f"invalid polygon: {shapely.is_valid_reason(geom)}"
+        what = "polygon" if geom.geom_type in POLYGONAL else "geometry"
+        return f"invalid {what}: {shapely.is_valid_reason(geom)}"
     return None
+
+
+def nonfinite(geoms: Sequence[BaseGeometry | None]) -> np.ndarray:
+    """Tell, for each geometry, whether an x or y coordinate is NaN or infinite.
+
+    Vectorised, so a reader can screen a whole file before the CRS checks and
+    reprojection, which such coordinates would derail.
+
+    Parameters
+    ----------
+    geoms : sequence of shapely.Geometry or None
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point
+    >>> nonfinite([Point(1, 2), None, Point(float("inf"), 2)]).tolist()
+    [False, False, True]
+    """
+    arr = np.asarray(geoms, dtype=object)
+    out = np.zeros(len(arr), dtype=bool)
+    if len(arr):
+        coords, owner = shapely.get_coordinates(arr, return_index=True)
+        out[owner[~np.isfinite(coords).all(axis=1)]] = True
+    return out
 
 
 def ensure_within(

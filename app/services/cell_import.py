@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 
 from gis.errors import GisError, VectorFileError
 from gis.io import ROW_FIELD, read_vector, write_vector
+from gis.validation import POLYGONAL, geometry_problem
 from grid import CellSet, check_topology, number_cells, parse_grid_code
 from grid.errors import GridError
 
 from ..config import Settings
 from ..models import Cell, Community, District, DutyGridCell, Street
 from .audit import Actor, record
+from .cell_retirement import HELD_KINDS, Assessment, assess
 
 # Column names accepted for each attribute, lower-cased; the standard's abbreviations
 # (GB/T 47678.5 / CJ/T 213 exchange files) are included so real layers import unchanged.
@@ -49,6 +51,8 @@ class ReportRow:
     field: str | None
     severity: str
     message: str
+    #: For a retired cell: what it holds, by :data:`~app.services.cell_retirement.HELD_KINDS`.
+    held: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for CSV and JSON."""
@@ -58,12 +62,17 @@ class ReportRow:
             "field": self.field or "",
             "severity": self.severity,
             "message": self.message,
+            **(self.held or {}),
         }
 
 
 def _write_rows(rows: list[ReportRow], path: Path) -> None:
+    """CSV report; a report listing retired cells has a count column per held kind."""
+    columns = ["row", "code", "field", "severity", "message"]
+    if any(r.held for r in rows):
+        columns += HELD_KINDS
     with open(path, "w", newline="", encoding="utf-8-sig") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["row", "code", "field", "severity", "message"])
+        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
         writer.writeheader()
         for r in rows:
             writer.writerow(r.as_dict())
@@ -107,6 +116,8 @@ class ImportResult:
     coded: int = 0
     created_communities: list[str] = field(default_factory=list)
     warnings: list[ReportRow] = field(default_factory=list)
+    #: Replace: each retired cell with what it holds, and each part left uncovered.
+    retirements: list[ReportRow] = field(default_factory=list)
 
     def describe(self) -> str:
         """One paragraph for the CLI."""
@@ -119,11 +130,15 @@ class ImportResult:
         if self.warnings:
             lines.append(f"{len(self.warnings)} warnings accepted with --force:")
             lines.append(_rows_text(self.warnings))
+        if self.retirements:
+            forced = sum(1 for r in self.retirements if r.severity == "warning")
+            lines.append("retired and uncovered" + (f" ({forced} accepted with --force)" if forced else "") + ":")
+            lines.append(_rows_text(self.retirements))
         return "\n".join(lines)
 
     def write_csv(self, path: Path) -> None:
-        """Write the accepted warnings as CSV."""
-        _write_rows(self.warnings, path)
+        """Write the accepted warnings and the retired cells as CSV."""
+        _write_rows(self.warnings + self.retirements, path)
 
 
 def _column(frame: gpd.GeoDataFrame, key: str) -> str | None:
@@ -153,6 +168,31 @@ def _expected_bounds(srid: int) -> tuple[float, float, float, float] | None:
     return (area.west, area.south, area.east, area.north)
 
 
+def read_import_file(path: Path, settings: Settings, *, layer: str | None = None,
+                     assume_crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read a file to import into the storage CRS; ImportRefused lists what makes it unreadable.
+
+    Every layer's import reads through here, so a file's unreadable rows (bad CSV
+    coordinates, rings that do not close, NaN coordinates ...) and a wrong CRS are reported
+    the same way for cells and for every asset layer.
+    """
+    srid = settings.storage_srid
+    try:
+        frame = read_vector(path, layer=layer, to_srid=srid, assume_crs=assume_crs,
+                            expected_bounds_lonlat=_expected_bounds(srid))
+    except VectorFileError as exc:
+        rows = [
+            ReportRow(r.get("row", 0), None, r.get("field"), "error", r.get("message", ""))
+            for r in exc.rows
+        ] or [ReportRow(0, None, None, "error", str(exc))]
+        raise ImportRefused(f"cannot read {path}: {exc}", rows) from None
+    except GisError as exc:
+        raise ImportRefused(f"cannot read {path}", [ReportRow(0, None, "crs", "error", str(exc))]) from None
+    if frame.empty:
+        raise ImportRefused(f"{path} has no features", [ReportRow(0, None, None, "error", "no features")])
+    return frame
+
+
 def import_cells(
     session: Session,
     actor: Actor,
@@ -167,31 +207,15 @@ def import_cells(
     """Import a cell layer; raises ImportRefused (nothing written) on any error.
 
     ``replace`` treats the file as the whole current layer: cells missing from it are
-    retired (their codes are never reused); ``append`` only adds new cells.
+    retired (their codes are never reused); ``append`` only adds new cells. A replace that
+    would retire cells holding open cases, or leave part of the current layer uncovered, is
+    refused unless ``force``; either way ``ImportResult.retirements`` (or the refusal's rows)
+    lists each retired cell with what it holds, and each uncovered part.
     """
     if mode not in ("replace", "append"):
         raise ValueError(f"mode {mode!r}: expected replace or append")
-    srid = settings.storage_srid
-    try:
-        frame = read_vector(
-            path,
-            layer=layer,
-            to_srid=srid,
-            assume_crs=assume_crs,
-            expected_bounds_lonlat=_expected_bounds(srid),
-        )
-    except VectorFileError as exc:
-        rows = [
-            ReportRow(r.get("row", 0), None, r.get("field"), "error", r.get("message", ""))
-            for r in exc.rows
-        ] or [ReportRow(0, None, None, "error", str(exc))]
-        raise ImportRefused(f"cannot read {path}: {exc}", rows) from None
-    except GisError as exc:
-        raise ImportRefused(f"cannot read {path}", [ReportRow(0, None, "crs", "error", str(exc))]) from None
-
+    frame = read_import_file(path, settings, layer=layer, assume_crs=assume_crs)
     problems: list[ReportRow] = []
-    if frame.empty:
-        raise ImportRefused(f"{path} has no features", [ReportRow(0, None, None, "error", "no features")])
 
     code_col = _column(frame, "code")
     comm_col = _column(frame, "community_code")
@@ -221,16 +245,9 @@ def import_cells(
         geom = row.geometry
         raw_code = _text(row[code_col]) if code_col else None
         rec: dict[str, Any] = {"row": rownum, "code": raw_code}
-        if geom is None or geom.is_empty:
-            problems.append(ReportRow(rownum, raw_code, "geometry", "error", "empty geometry"))
-            continue
-        if geom.geom_type not in ("Polygon", "MultiPolygon"):
-            problems.append(ReportRow(rownum, raw_code, "geometry", "error",
-                                      f"{geom.geom_type}: a cell must be a Polygon or MultiPolygon"))
-            continue
-        if not geom.is_valid:
-            problems.append(ReportRow(rownum, raw_code, "geometry", "error",
-                                      f"invalid polygon: {shapely.is_valid_reason(geom)}"))
+        bad_geometry = geometry_problem(geom, POLYGONAL)
+        if bad_geometry:
+            problems.append(ReportRow(rownum, raw_code, "geometry", "error", bad_geometry))
             continue
         rec["geom"] = geom
         if raw_code:
@@ -328,9 +345,10 @@ def import_cells(
     current = {
         c.code: c for c in session.scalars(sa.select(Cell).where(Cell.valid_to.is_(None))).all()
     }
+    current_geoms = {code: to_shape(c.geom) for code, c in current.items()}
     layer_pairs = [(r["code"], r["geom"]) for r in records]
     if mode == "append":
-        layer_pairs += [(code, to_shape(c.geom)) for code, c in current.items() if code not in file_codes]
+        layer_pairs += [(code, current_geoms[code]) for code in current if code not in file_codes]
     row_of = {r["code"]: r["row"] for r in records}
     try:
         cell_set = CellSet.from_polygons(layer_pairs)
@@ -352,10 +370,18 @@ def import_cells(
         target = problems if issue.severity == "error" or not force else result.warnings
         for rownum, code in zip(rows, issue.codes or (None,)):
             target.append(ReportRow(rownum, code, issue.kind, issue.severity, issue.message))
+    # A replace may not silently strand open cases or uncover part of the district.
+    retirement = None
+    if mode == "replace":
+        retirement = assess(session, current_geoms, {r["code"]: r["geom"] for r in records})
+        result.retirements = _retirement_rows(retirement)
     if problems:
         errors = sum(1 for p in problems if p.severity == "error")
         hint = "" if errors else " (only warnings: --force imports anyway)"
-        raise ImportRefused(f"{path}: topology check failed{hint}", problems)
+        raise ImportRefused(f"{path}: topology check failed{hint}", problems + result.retirements)
+    if retirement is not None and retirement.blocking and not force:
+        raise ImportRefused(f"{path}: {_retirement_summary(retirement)}; nothing was written "
+                            "(--force imports anyway)", result.retirements)
 
     # -- write ---------------------------------------------------------------------------
     today = date.today()
@@ -377,7 +403,7 @@ def import_cells(
         if existing is None:
             session.add(Cell(code=code, valid_from=today, geom=from_shape(geom, srid=settings.storage_srid), **values))
             result.inserted += 1
-        elif to_shape(existing.geom).equals(geom) and all(getattr(existing, k) == v for k, v in values.items() if k != "area_m2"):
+        elif current_geoms[code].equals(geom) and all(getattr(existing, k) == v for k, v in values.items() if k != "area_m2"):
             result.unchanged += 1
         else:
             for k, v in values.items():
@@ -391,11 +417,44 @@ def import_cells(
             session.execute(sa.update(Cell).where(Cell.code.in_(gone)).values(valid_to=today))
             result.retired = len(gone)
     session.flush()
-    record(session, actor, "cells.import", "cells", None, {
+    detail = {
         "file": Path(path).name, "mode": mode, "inserted": result.inserted, "updated": result.updated,
         "retired": result.retired, "coded": result.coded, "warnings_forced": len(result.warnings),
-    })
+    }
+    if retirement is not None and retirement.blocking:
+        detail["retirement_forced"] = {"open_cases": retirement.open_cases,
+                                       "uncovered_m2": round(retirement.uncovered_m2, 1)}
+    record(session, actor, "cells.import", "cells", None, detail)
     return result
+
+
+def _retirement_summary(retirement: Assessment) -> str:
+    """One line: how many cells a replace retires, the open cases they hold, the area it uncovers."""
+    text = (f"replace would retire {len(retirement.retired)} cells holding "
+            f"{retirement.open_cases} open cases")
+    if retirement.uncovered:
+        text += f" and leave {retirement.uncovered_m2:.1f} m² of the current layer uncovered"
+    return text
+
+
+def _retirement_rows(retirement: Assessment) -> list[ReportRow]:
+    """A row per retired cell with what it holds, and a row per uncovered part.
+
+    Retired cells holding open cases and uncovered parts are warnings (they refuse the
+    replace unless forced); other retired cells are notices.
+    """
+    rows = []
+    for code in retirement.retired:
+        held = retirement.held[code]
+        things = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in held.items() if n)
+        rows.append(ReportRow("db", code, "retired", "warning" if held["open_cases"] else "info",
+                              f"not in the file, so retired; holds {things or 'nothing'}", held=held))
+    for part in retirement.uncovered:
+        x, y = shapely.point_on_surface(part).coords[0]
+        rows.append(ReportRow(0, None, "coverage", "warning",
+                              f"{part.area:.1f} m² covered by the current cells would be covered by "
+                              f"none (around x {x:.1f}, y {y:.1f})"))
+    return rows
 
 
 def _ensure_hierarchy(session: Session, settings: Settings, new_communities: dict[str, list],

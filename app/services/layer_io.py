@@ -22,17 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gis.errors import GisError, VectorFileError
-from gis.io import ROW_FIELD, read_vector, write_vector
+from gis.io import ROW_FIELD, write_vector
+from gis.validation import geometry_problem
 
 from ..config import Settings
 from .audit import Actor, record
-from .cell_import import ImportRefused, ReportRow, _expected_bounds, _write_rows
+from .cell_import import ImportRefused, ReportRow, _write_rows, read_import_file
 
 #: Modules that register asset layers (imported on first use of :func:`layer`).
 LAYER_MODULES = (
@@ -302,18 +301,7 @@ def import_layer(
     if mode not in ("append", "upsert"):
         raise ValueError(f"mode {mode!r}: expected append or upsert")
     spec = layer(layer_name)
-    try:
-        frame = read_vector(path, layer=file_layer, to_srid=settings.storage_srid,
-                            assume_crs=assume_crs,
-                            expected_bounds_lonlat=_expected_bounds(settings.storage_srid))
-    except VectorFileError as exc:
-        rows = [ReportRow(r.get("row", 0), None, r.get("field"), "error", r.get("message", ""))
-                for r in exc.rows] or [ReportRow(0, None, None, "error", str(exc))]
-        raise ImportRefused(f"cannot read {path}: {exc}", rows) from None
-    except GisError as exc:
-        raise ImportRefused(f"cannot read {path}", [ReportRow(0, None, "crs", "error", str(exc))]) from None
-    if frame.empty:
-        raise ImportRefused(f"{path} has no features", [ReportRow(0, None, None, "error", "no features")])
+    frame = read_import_file(path, settings, layer=file_layer, assume_crs=assume_crs)
     if len(frame) > MAX_ROWS:
         raise ImportRefused(f"{path} has {len(frame)} features",
                             [ReportRow(0, None, None, "error",
@@ -328,17 +316,9 @@ def import_layer(
     for i, (rownum, geom) in enumerate(zip(frame[ROW_FIELD].tolist(), frame.geometry.tolist())):
         values = {name: (None if blank(col[i]) else col[i]) for name, col in columns.items()}
         key = text(values, spec.key, max_len=200) if spec.key in values else None
-        if geom is None or geom.is_empty:
-            problems.append(ReportRow(rownum, key, "geometry", "error", "empty geometry"))
-            continue
-        if geom.geom_type not in spec.geometry_types:
-            problems.append(ReportRow(rownum, key, "geometry", "error",
-                                      f"{geom.geom_type}: {spec.name} takes "
-                                      f"{' or '.join(spec.geometry_types)}"))
-            continue
-        if not geom.is_valid:
-            problems.append(ReportRow(rownum, key, "geometry", "error",
-                                      f"invalid geometry: {shapely.is_valid_reason(geom)}"))
+        bad_geometry = geometry_problem(geom, spec.geometry_types)
+        if bad_geometry:
+            problems.append(ReportRow(rownum, key, "geometry", "error", bad_geometry))
             continue
         try:
             rec = spec.validate(ctx, values, geom)

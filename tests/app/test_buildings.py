@@ -3,6 +3,7 @@ cases, cameras and components, and the links kept current when footprints change
 
 from __future__ import annotations
 
+import json
 import re
 
 import geopandas as gpd
@@ -331,3 +332,37 @@ def test_export_import_round_trip(env, settings, db_session, tmp_path, suffix):
         "SELECT code, name, address, floors, underground_floors, height_m, gross_floor_area_m2, use, build_year, "
         "cell_code, round(ST_Area(geom)) FROM buildings ORDER BY code")).all()
     assert after == before
+
+
+# -- geometries that GEOS cannot even build (issue 9, point 13) --------------------------------
+
+
+def _ring(settings, footprint, close: bool = True) -> list[list[float]]:
+    ring = geojson(settings, footprint)["coordinates"][0]
+    return ring if close else ring[:-1]
+
+
+def test_import_of_an_unclosed_ring_names_the_row_and_writes_nothing(env, settings, db_session, tmp_path):
+    features = [{"type": "Feature", "properties": {"code": f"ZD-{i}", "name": f"{i}号楼"},
+                 "geometry": {"type": "Polygon", "coordinates": [_ring(settings, square(settings, x, 110, x + 20, 130),
+                                                                      close=i != 2)]}}
+                for i, x in ((1, 10), (2, 40), (3, 70))]
+    path = tmp_path / "unclosed.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    before = count(db_session, "buildings")
+    with pytest.raises(ImportRefused) as err:
+        import_layer(db_session, SYSTEM, "buildings", path, settings)
+    assert [(r.row, r.field) for r in err.value.rows] == [(2, "geometry")]
+    assert "closed" in err.value.rows[0].message
+    assert count(db_session, "buildings") == before
+
+
+def test_api_refuses_an_unclosed_ring_naming_geometry(client, env, settings, db_session):
+    body = {"type": "Feature", "properties": {"name": "开口楼"},
+            "geometry": {"type": "Polygon", "coordinates": [_ring(settings, square(settings, 10, 110, 30, 130),
+                                                                  close=False)]}}
+    before = count(db_session, "buildings")
+    problem = assert_problem(client.post("/api/v1/buildings", json=body, headers=env["tokens"]["admin"]),
+                             400, "geometry")
+    assert "not closed" in problem["detail"]
+    assert count(db_session, "buildings") == before

@@ -1,5 +1,6 @@
 """`citygrid import cells` / `export cells`: all or nothing, with a row-by-row report."""
 
+import csv
 import geopandas as gpd
 import pytest
 import sqlalchemy as sa
@@ -151,12 +152,82 @@ def test_gap_is_a_warning_that_force_accepts(db_session, grid, settings, tmp_pat
 def test_replace_retires_missing_cells_and_codes_are_never_reused(db_session, grid, settings, tmp_path):
     layer = make_layer(settings)
     path = write_layer(tmp_path / "less", layer[:5], settings.storage_srid)
-    result = import_cells(db_session, SYSTEM, path, settings)
+    result = import_cells(db_session, SYSTEM, path, settings, force=True)  # it uncovers the cell's area
     assert result.retired == 1
     gone = layer[5][0]
     assert gone not in codes(db_session) and gone in codes(db_session, current=False)
     err = refused(db_session, settings, write_layer(tmp_path / "back", layer, settings.storage_srid))
     assert "never reused" in err.rows[0].message
+
+
+def add_case(session, settings, cell_code: str, state: str) -> None:
+    """A case row in ``cell_code`` (at the cell's centre), written directly."""
+    category = session.scalar(sa.text("SELECT id FROM categories WHERE standard_ref = 'test'"))
+    if category is None:
+        category = session.scalar(sa.text(
+            "INSERT INTO categories (standard_ref, kind, code, major_code, major_name, name, auto_dispatch, "
+            "duplicate_radius_m, enabled) VALUES ('test', 'event', 'E0601', '06', '市容环境', '测试', false, 30, true) "
+            "RETURNING id"))
+    n = session.scalar(sa.text("SELECT count(*) FROM cases")) + 1
+    session.execute(sa.text(
+        """INSERT INTO cases (number, district_code, source, kind, category_id, category_code, standard_ref,
+                              urgency, description, geom, cell_code, community_code, street_code, area_class,
+                              state, self_handled, postponements, postponed_minutes, reworks, returns, urges,
+                              reported_at, updated_at, version)
+           SELECT :number, district_code, 'inspector', 'event', :cat, 'E0601', 'test', 'normal', '测试',
+                  ST_PointOnSurface(geom), code, community_code, street_code, 1, :state, false, 0, 0, 0, 0, 0,
+                  now(), now(), 1
+           FROM cells WHERE code = :cell"""),
+        {"number": f"T{n:08d}", "cat": category, "state": state, "cell": cell_code})
+
+
+def test_replace_that_strands_open_cases_and_uncovers_edge_cells_is_refused_unless_forced(
+        db_session, grid, settings, tmp_path):
+    from tests.app.asset_support import add_camera
+
+    layer = make_layer(settings)
+    east_top, east_bottom = layer[4][0], layer[5][0]  # the east column: community 002, on the edge
+    add_case(db_session, settings, east_bottom, "dispatched")
+    add_case(db_session, settings, east_bottom, "reported")
+    add_case(db_session, settings, east_bottom, "closed")
+    add_case(db_session, settings, east_top, "voided")
+    add_camera(db_session, settings, "41019900001320000001", 250, 150, 0.0)
+    path = write_layer(tmp_path / "west", layer[:4], settings.storage_srid)
+
+    err = refused(db_session, settings, path)
+    assert "2 cells holding 2 open cases" in err.message and "20000.0 m²" in err.message
+    retired = {r.code: r for r in err.rows if r.field == "retired"}
+    assert set(retired) == {east_top, east_bottom}
+    assert (retired[east_bottom].held["open_cases"], retired[east_bottom].severity) == (2, "warning")
+    assert retired[east_top].held["open_cases"] == 0 and retired[east_top].held["cameras"] == 1
+    assert "1 cameras" in retired[east_top].message and retired[east_top].severity == "info"
+    coverage = [r for r in err.rows if r.field == "coverage"]
+    assert len(coverage) == 1 and coverage[0].message.startswith("20000.0 m²")
+    assert codes(db_session) == sorted(c for c, _ in layer)
+
+    result = import_cells(db_session, SYSTEM, path, settings, force=True)
+    assert result.retired == 2
+    assert {r.code for r in result.retirements if r.field == "retired"} == {east_top, east_bottom}
+    assert "20000.0 m²" in result.describe() and "2 open cases" in result.describe()
+    assert codes(db_session) == sorted(c for c, _ in layer[:4])
+    audit = db_session.scalar(sa.text(
+        "SELECT detail FROM audit_log WHERE action = 'cells.import' ORDER BY id DESC LIMIT 1"))
+    assert audit["retirement_forced"] == {"open_cases": 2, "uncovered_m2": 20000.0}
+
+
+def test_replace_that_moves_boundaries_and_keeps_coverage_is_accepted(db_session, grid, settings, tmp_path):
+    x0, y0 = origin_xy(settings)
+    layer = make_layer(settings)
+    # The edge between 001-001 and 001-002 moves 30 m east, and 002-002 is redrawn without its
+    # code: it is retired (holding only a closed case) and comes back under a new code.
+    add_case(db_session, settings, layer[5][0], "closed")
+    moved = [(layer[0][0], box(x0, y0 + 100, x0 + 130, y0 + 200)),
+             (layer[1][0], box(x0 + 130, y0 + 100, x0 + 200, y0 + 200))] + layer[2:5] + [("", layer[5][1])]
+    path = write_layer(tmp_path / "moved", moved, settings.storage_srid,
+                       extra={5: {"community_code": settings.district_code + "001002"}})
+    result = import_cells(db_session, SYSTEM, path, settings)
+    assert (result.updated, result.retired, result.inserted) == (2, 1, 1)
+    assert [(r.code, r.severity) for r in result.retirements] == [(layer[5][0], "info")]
 
 
 @pytest.mark.parametrize("ext", ["gpkg", "geojson", "shp", "csv"])
@@ -190,3 +261,32 @@ def test_cli_import_refuses_and_exports(tmp_path, settings):
     assert "6 new" in out.output
     out = runner.invoke(cli, ["export", "cells", str(tmp_path / "out.gpkg")], env=env)
     assert out.exit_code == 0 and "wrote 6 cells" in out.output
+    # A replace missing the east column would uncover 2 ha: refused, the report lists the cells.
+    west = write_layer(tmp_path / "west", layer[:4], settings.storage_srid)
+    out = runner.invoke(cli, ["import", "cells", str(west), "--report", str(tmp_path / "w.csv")], env=env)
+    assert out.exit_code != 0 and "nothing was written" in out.output and "20000.0 m²" in out.output
+    rows = list(csv.DictReader((tmp_path / "w.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert [(r["code"], r["field"], r["open_cases"]) for r in rows if r["field"] == "retired"] == [
+        (layer[4][0], "retired", "0"), (layer[5][0], "retired", "0")]
+    assert any(r["field"] == "coverage" and r["message"].startswith("20000.0 m²") for r in rows)
+    out = runner.invoke(cli, ["import", "cells", str(west), "--force", "--report", str(tmp_path / "f.csv")],
+                        env=env)
+    assert out.exit_code == 0, out.output
+    assert "2 retired" in out.output and layer[5][0] in (tmp_path / "f.csv").read_text(encoding="utf-8-sig")
+
+
+def test_a_cell_with_an_unclosed_ring_is_reported_by_row(db_session, grid, settings, tmp_path):
+    import json
+
+    from gis.crs import transform_geometry
+
+    features = []
+    for code, geom in make_layer(settings):
+        ring = [list(p) for p in transform_geometry(geom, settings.storage_srid, 4326).exterior.coords]
+        features.append({"type": "Feature", "properties": {"code": code},
+                         "geometry": {"type": "Polygon", "coordinates": [ring[:-1] if code.endswith("004") else ring]}})
+    path = tmp_path / "open.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    err = refused(db_session, settings, path)
+    assert [(r.row, r.field) for r in err.rows] == [(4, "geometry")]
+    assert "closed" in err.rows[0].message

@@ -302,3 +302,41 @@ def test_offset_datum_is_not_a_file_crs(tmp_path, cells):
     # ...but projected metres cannot be GCJ-02.
     with pytest.raises(CRSError, match="wrong CRS"):
         read_vector(tmp_path / "nocrs.shp", to_srid=4326, assume_crs="gcj02")
+
+
+def _feature(geometry, name):
+    return {"type": "Feature", "properties": {"name": name}, "geometry": geometry}
+
+
+def test_geometries_geos_cannot_build_are_reported_by_row(tmp_path):
+    ring = [[113.70, 34.70], [113.71, 34.70], [113.71, 34.71], [113.70, 34.71]]
+    features = [
+        _feature({"type": "Polygon", "coordinates": [ring + [ring[0]]]}, "closed"),
+        _feature({"type": "Polygon", "coordinates": [ring]}, "unclosed"),
+        _feature({"type": "LineString", "coordinates": [ring[0]]}, "one point"),
+        _feature(None, "null geometry is the caller's to report"),
+    ]
+    path = tmp_path / "bad.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    with pytest.raises(VectorFileError) as info:
+        read_vector(path, to_srid=4547, expected_bounds_lonlat=ZHENGDONG)
+    rows = info.value.rows
+    assert [(r["row"], r["field"]) for r in rows] == [(2, "geometry"), (3, "geometry")]
+    assert "closed linestring" in rows[0]["message"]
+    assert "0 or >1 elements" in rows[1]["message"]
+
+
+def test_nan_and_infinite_coordinates_are_reported_by_row(tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"name": ["ok", "nan", "inf"]},
+        geometry=[Point(113.7, 34.7), Point(float("nan"), 34.7), Point(113.7, float("inf"))],
+        crs=4326,
+    )
+    path = tmp_path / "nan.gpkg"
+    frame.to_file(path, driver="GPKG")
+    with pytest.raises(VectorFileError) as info:
+        read_vector(path, to_srid=4547, expected_bounds_lonlat=ZHENGDONG)
+    assert [(r["row"], r["message"]) for r in info.value.rows] == [
+        (2, "non-finite coordinate (NaN or infinity)"),
+        (3, "non-finite coordinate (NaN or infinity)"),
+    ]
