@@ -6,8 +6,10 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from flask import Response
 
 from app import create_app
+from app.csp import tile_source
 from tests.app.conftest import login, token_for
 
 NONCE = re.compile(r"script-src 'self' 'nonce-([A-Za-z0-9_-]+)'")
@@ -93,3 +95,28 @@ def test_hsts_when_the_session_cookie_is_secure(settings, engine, db_session):
     client = app.test_client()
     for path in ("/login", "/healthz"):
         assert client.get(path).headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_an_api_answer_that_asks_to_be_cached_stays_in_the_callers_cache(app):
+    # Case photos answer like this (send_file with max_age): never in a shared cache.
+    @app.get("/api/v1/test-cached")
+    def cached():
+        resp = Response(b"jpeg", mimetype="image/jpeg")
+        resp.cache_control.public = True
+        resp.cache_control.max_age = 86400
+        return resp
+
+    resp = app.test_client().get("/api/v1/test-cached")
+    assert resp.cache_control.private and not resp.cache_control.public
+    assert resp.cache_control.max_age == 86400
+
+
+@pytest.mark.parametrize(("url", "source"), [
+    ("https://{s}.tile.example.org/{z}/{x}/{y}.png", "https://*.tile.example.org"),
+    ("https://tiles.example.org:8443/{z}/{x}/{y}.png", "https://tiles.example.org:8443"),
+    ("https://t{s}.example.org/{z}/{x}/{y}.png", "https://*.example.org"),
+    ("/tiles/{z}/{x}/{y}.png", None),
+    (None, None),
+])
+def test_tile_source(url, source):
+    assert tile_source(url) == source
