@@ -11,6 +11,11 @@ from flask_babel import Babel, get_locale
 
 from .config import LOCALES, ROOT, Settings, load_settings
 
+#: Paths of the JSON APIs (ours and Open311): their answers get ``Cache-Control: no-store``.
+API_PREFIXES = ("/api/", "/open311/")
+#: API endpoints whose answer is the same for everyone and may be cached.
+PUBLIC_API_ENDPOINTS = frozenset({"openapi.openapi"})
+
 
 def select_locale() -> str:
     """The user's chosen language, else the browser's, else the deployment default."""
@@ -68,12 +73,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.config.update(config)
 
-    from . import db, errors, security
+    from . import csp, db, errors, security
     from .blueprints import register_blueprints
 
     db.init_app(app, engine)
     errors.register_error_handlers(app)
     security.init_app(app)
+    csp.init_app(app)
     Babel(app, locale_selector=select_locale)
     # Flask-Babel 4 does not put get_locale into templates; base.html needs it.
     app.jinja_env.globals["get_locale"] = get_locale
@@ -84,6 +90,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if resp.mimetype == "text/html":
+            resp.headers.setdefault(
+                "Content-Security-Policy",
+                csp.policy(g.get("_csp_nonce"), app.config["SETTINGS"].tile_url),
+            )
+        if request.path.startswith(API_PREFIXES) and request.endpoint not in PUBLIC_API_ENDPOINTS:
+            # Answers behind sign-in (cases, people, positions, photos) stay out of every cache;
+            # one that asks to be cached (photos) may live in the caller's own cache only.
+            if "Cache-Control" not in resp.headers:
+                resp.headers["Cache-Control"] = "no-store"
+            elif resp.cache_control.public:
+                resp.cache_control.public = False
+                resp.cache_control.private = True
+        if app.config["SESSION_COOKIE_SECURE"]:
+            # A Secure cookie means the site is served over HTTPS: browsers keep to it.
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return resp
 
     return app

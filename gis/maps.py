@@ -48,6 +48,8 @@ COMMUNITY_COLOURS: tuple[str, ...] = (
 
 _STREET_STYLE = {"color": "#263238", "weight": 4, "opacity": 0.9, "fill": False}
 _VENDOR_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)*/?$")
+_SCRIPT_TAG = re.compile(r"<script\b", re.IGNORECASE)
+_NONCE = re.compile(r"[A-Za-z0-9+/_=-]+")
 
 
 class MapError(GisError, ValueError):
@@ -103,8 +105,15 @@ class GridMap:
     names: dict[str, str]
     palette: dict[str, str] = field(default_factory=dict)
 
-    def parts(self) -> tuple[str, str, str]:
+    def parts(self, nonce: str | None = None) -> tuple[str, str, str]:
         """Render to (head, body, script) HTML fragments for embedding in a page.
+
+        Parameters
+        ----------
+        nonce : str, optional
+            The page's Content-Security-Policy nonce: every ``<script>`` element folium
+            writes into the head (its inline settings script too) carries it. The page's
+            own ``<script>`` around the returned JavaScript must carry it as well.
 
         Returns
         -------
@@ -112,15 +121,28 @@ class GridMap:
             ``<head>`` content (asset links and styles), the map ``<div>``, and the
             JavaScript that builds the map (without ``<script>`` tags).
 
+        Raises
+        ------
+        MapError
+            If ``nonce`` is not a base64 string (it goes into an HTML attribute).
+
         Examples
         --------
         >>> head, body, script = grid_map((113.79, 34.77), None, _fc([]), _fc([])).parts()
         >>> "leaflet.js" in head, 'class="folium-map"' in body, "L.map(" in script
         (True, True, True)
+        >>> head, _, _ = grid_map((113.79, 34.77), None, _fc([]), _fc([])).parts(nonce="abc123")
+        >>> head.count("<script") == head.count('<script nonce="abc123"')
+        True
         """
         root = self.map.get_root()
         root.render()
-        return root.header.render(), root.html.render(), root.script.render()
+        head = root.header.render()
+        if nonce is not None:
+            if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
+                raise MapError(f"nonce {nonce!r} must be a base64 string")
+            head = _SCRIPT_TAG.sub(f'<script nonce="{nonce}"', head)
+        return head, root.html.render(), root.script.render()
 
 
 def vendor_assets(vendor_base: str = "/static/vendor") -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -397,7 +419,7 @@ def grid_map(
         folium.TileLayer(
             tiles=tile_url,
             attr=attribution or html.escape(tile_url.split("/")[2] if "//" in tile_url else tile_url),
-            name=labels.base,
+            name=html.escape(labels.base),
             max_zoom=20,
             max_native_zoom=18,
         ).add_to(m)
@@ -407,7 +429,7 @@ def grid_map(
     )
     communities_layer = folium.GeoJson(
         _fc(communities),
-        name=labels.communities,
+        name=html.escape(labels.communities),
         style_function=lambda f: {
             "color": palette[f["properties"]["code"]],
             "weight": 1,
@@ -420,17 +442,17 @@ def grid_map(
         control=True,
     ).add_to(m)
     # The page adds cells here; an empty group still appears in the layer control.
-    cells_group = folium.FeatureGroup(name=labels.cells, control=True).add_to(m)
+    cells_group = folium.FeatureGroup(name=html.escape(labels.cells), control=True).add_to(m)
     streets_layer = folium.GeoJson(
         _fc(streets),
-        name=labels.streets,
+        name=html.escape(labels.streets),
         style_function=lambda f: dict(_STREET_STYLE),
         zoom_on_click=False,
         # Leaflet hit-tests a polygon's inside even without fill: a clickable street would sit
         # over every cell and community in it, so streets are drawn only, named by labels.
         interactive=False,
     ).add_to(m)
-    street_names = folium.FeatureGroup(name=labels.street_names, control=True).add_to(m)
+    street_names = folium.FeatureGroup(name=html.escape(labels.street_names), control=True).add_to(m)
     for feat in streets:
         try:
             point = shape(feat["geometry"]).representative_point()

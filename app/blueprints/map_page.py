@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from gis.maps import GridMapLabels, grid_map
 
+from ..csp import csp_nonce
 from ..db import get_session
 from ..security import current_user, roles_required
 from ..services import grid as grid_service
@@ -267,7 +268,7 @@ def map_page():
             base=_("Base map"),
         ),
     )
-    head, body, script = gm.parts()
+    head, body, script = gm.parts(nonce=csp_nonce())
     page_config = {
         "names": gm.names,
         "palette": gm.palette,

@@ -16,6 +16,8 @@
   if (!cfgNode || !window.L) return;
   var cfg = JSON.parse(cfgNode.textContent);
   var T = cfg.text;
+  // The layer control shows overlay names as HTML; popups below are built as DOM (text only).
+  var esc = window.citygridHtml.escape;
 
   var controls = [];
   L.Control.Layers.addInitHook(function () { controls.push(this); });
@@ -241,7 +243,7 @@
         state: "off", shown: 0, total: 0, error: null,
       };
       inst.layers[name] = layer;
-      control.addOverlay(layer.group, T.layers[name]);
+      control.addOverlay(layer.group, esc(T.layers[name]));
     });
     saved().forEach(function (name) { if (inst.layers[name]) inst.layers[name].group.addTo(map); });
 

@@ -4,6 +4,7 @@
   "use strict";
 
   var cfg = JSON.parse(document.getElementById("cg-building-config").textContent);
+  var esc = window.citygridHtml.escape;  // Leaflet tooltips take HTML: names are text
   var state = { ready: false, markers: 0 };
   window.citygridBuilding = { state: state, config: cfg };
   if (!window.L || !cfg.footprint) return;
@@ -24,12 +25,12 @@
   var footprint = L.geoJSON(cfg.footprint, {
     style: { color: "#0b57a4", weight: 2, fillColor: "#90caf9", fillOpacity: 0.45, className: "cg-footprint" },
   }).addTo(map);
-  footprint.bindTooltip(cfg.building.name);
+  footprint.bindTooltip(esc(cfg.building.name));
   state.footprint = footprint;
 
   function marker(item, style, label) {
     if (item.lon == null || item.lat == null) return;
-    L.circleMarker([item.lat, item.lon], style).addTo(map).bindTooltip(label + " · " + item.name);
+    L.circleMarker([item.lat, item.lon], style).addTo(map).bindTooltip(esc(label + " · " + item.name));
     state.markers += 1;
   }
   cfg.cameras.forEach(function (c) {

@@ -3,6 +3,7 @@
 (function () {
   "use strict";
 
+  var esc = window.citygridHtml.escape;  // Leaflet tooltips take HTML: names and codes are text
   var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var LOCAL_TZ = "Asia/Shanghai";
 
@@ -379,7 +380,7 @@
       var reported = li.classList.contains("reported");
       L.circleMarker([Number(li.dataset.lat), Number(li.dataset.lon)], {
         radius: 6, color: reported ? "#0b57a4" : "#fff", weight: 2, fillColor: "#37474f", fillOpacity: 0.9,
-      }).bindTooltip(li.dataset.name).addTo(map);
+      }).bindTooltip(esc(li.dataset.name)).addTo(map);
       state.cameraMarkers += 1;
     });
     var point = L.circleMarker([loc.lat, loc.lon], {
@@ -403,7 +404,7 @@
               : { color: "#7b8794", weight: 1, fillOpacity: 0.04, dashArray: "3 3" };
           },
           onEachFeature: function (f, layer) {
-            layer.bindTooltip(f.properties.code);
+            layer.bindTooltip(esc(f.properties.code));
             if (f.properties.code === cfg.case.cell_code) own = layer;
           },
         }).addTo(map);

@@ -9,6 +9,7 @@
   "use strict";
 
   var cfg = JSON.parse(document.getElementById("cg-command-config").textContent);
+  var esc = window.citygridHtml.escape;  // Leaflet tooltips and divIcons take HTML: every text goes through it
   var T = cfg.text;
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var lang = document.documentElement.lang || "zh-CN";
@@ -133,8 +134,9 @@
   var selectedLayer = L.layerGroup().addTo(map);
   var inspectorsLayer = L.layerGroup().addTo(map);
   var overlays = {};
-  overlays[T.cellsByLight] = cellsLayer;
-  overlays[T.inspectors] = inspectorsLayer;
+  // The layer control shows these names as HTML.
+  overlays[esc(T.cellsByLight)] = cellsLayer;
+  overlays[esc(T.inspectors)] = inspectorsLayer;
   L.control.layers(base ? { "—": base } : {}, overlays, { collapsed: false, position: "topright" }).addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
   var markers = new Map();   // case id -> circle marker
@@ -151,7 +153,7 @@
         renderer: renderer, radius: p.urgency === "urgent" ? 8 : 6.5, weight: 1.5, color: "#fff",
         fillColor: LIGHT_COLOURS[l], fillOpacity: 0.95,
       });
-      m.bindTooltip(p.number + " · " + stateName(p.state), { direction: "top", offset: [0, -6] });
+      m.bindTooltip(esc(p.number + " · " + stateName(p.state)), { direction: "top", offset: [0, -6] });
       m.on("click", function () { select(p.id, { fly: false, focusList: true }); });
       m.caseId = p.id;
       m.addTo(casesLayer);
@@ -169,7 +171,7 @@
         renderer: renderer,
         style: { color: colour, weight: 1, opacity: 0.9, fillColor: colour, fillOpacity: 0.28 },
       });
-      layer.bindTooltip(fmt(T.cellLights, { code: c.code, red: c.red, yellow: c.yellow, green: c.green, none: c.none }),
+      layer.bindTooltip(esc(fmt(T.cellLights, { code: c.code, red: c.red, yellow: c.yellow, green: c.green, none: c.none })),
         { sticky: true });
       layer.addTo(cellsLayer);
       state.cellsDrawn += 1;
@@ -191,7 +193,7 @@
       var icon = L.divIcon({
         className: "cmd-cluster",
         iconSize: [size, size],
-        html: '<span style="background:conic-gradient(' + stops.join(",") + ')"><b>' + n + "</b></span>",
+        html: '<span style="background:conic-gradient(' + esc(stops.join(",")) + ')"><b>' + esc(n) + "</b></span>",
       });
       var m = L.marker([c.lat, c.lon], { icon: icon, keyboard: true, title: fmt(T.zoomCluster, { count: n }) });
       m.on("click", function () { map.setView([c.lat, c.lon], Math.min(map.getZoom() + 2, 18)); });
@@ -212,7 +214,7 @@
       L.circleMarker([d.location.lat, d.location.lon], {
         renderer: renderer, radius: 10, weight: 3, color: "#1d2733",
         fillColor: LIGHT_COLOURS[lightOf(d.light)], fillOpacity: 1,
-      }).bindTooltip(d.number).addTo(selectedLayer);
+      }).bindTooltip(esc(d.number)).addTo(selectedLayer);
     }
   }
 
@@ -223,8 +225,8 @@
         L.circleMarker([p.lat, p.lon], {
           renderer: renderer, radius: 5, weight: 2, color: p.on_duty ? "#0d47a1" : "#78909c",
           fillColor: "#fff", fillOpacity: 1,
-        }).bindTooltip(p.name + " (" + (p.on_duty ? T.onDuty : T.offDuty) + ") · " + T.positionAt + " " +
-          when(p.last_position_at)).addTo(inspectorsLayer);
+        }).bindTooltip(esc(p.name + " (" + (p.on_duty ? T.onDuty : T.offDuty) + ") · " + T.positionAt + " " +
+          when(p.last_position_at))).addTo(inspectorsLayer);
       });
     }).catch(function (err) { toast(T.inspectors + ": " + err.message, "error"); });
   }

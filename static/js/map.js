@@ -8,6 +8,7 @@
   "use strict";
 
   var cfg = JSON.parse(document.getElementById("cg-map-config").textContent);
+  var esc = window.citygridHtml.escape;  // Leaflet tooltips take HTML: labels are text
   var T = cfg.text;
   var map = window[cfg.names.map];
   var cellsGroup = window[cfg.names.cells];
@@ -428,7 +429,7 @@
     gpsMarker.setLatLng(latlng);
     gpsAccuracy.setLatLng(latlng).setRadius(accuracy || 0);
     container.dataset.myPosition = latlng.lat.toFixed(6) + "," + latlng.lng.toFixed(6);
-    if (label) gpsMarker.bindTooltip(label);
+    if (label) gpsMarker.bindTooltip(esc(label));
   }
   var LocateMe = L.Control.extend({
     options: { position: "topleft" },

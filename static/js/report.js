@@ -14,6 +14,7 @@
   var CM = window.citygridMap;
   var map = CM.map;
   var $ = function (id) { return document.getElementById(id); };
+  var esc = window.citygridHtml.escape;  // divIcon html is HTML: texts go through it
 
   var RECENT_MAX = 6;
   var RECENT_KEY = "cg-recent-categories:" + IC.username;
@@ -934,7 +935,7 @@
     var kind = taskKind(c);
     return L.divIcon({
       className: "cg-task-pin cg-task-" + kind + " cg-light-" + (c.light || "green"),
-      html: "<span>" + (kind === "verify" ? T.verifyShort : T.checkShort) + "</span>",
+      html: "<span>" + esc(kind === "verify" ? T.verifyShort : T.checkShort) + "</span>",
       iconSize: [30, 30], iconAnchor: [15, 15],
     });
   }

@@ -23,7 +23,7 @@ def wait_map(page) -> None:
     # Also wait for the opening zoom animation to end: Leaflet finishes it even after a later
     # setView, which would put the view back.
     page.wait_for_function(
-        "window.citygridMap && (window.citygridMap.ready() || window.citygridMap.state.error)"
+        "() => window.citygridMap && (window.citygridMap.ready() || window.citygridMap.state.error)"
         " && window.citygridAssets && window.citygridAssets.instances.length === 1"
         " && !window.citygridMap.map._animatingZoom",
         timeout=20_000,
@@ -52,7 +52,7 @@ def layer_state(page, name: str) -> str:
 def wait_state(page, name: str, state: str) -> None:
     """Wait until overlay ``name`` reaches ``state``; on a timeout say where it is instead."""
     try:
-        page.wait_for_function(f"window.citygridAssets.instances[0].layers.{name}.state === '{state}'",
+        page.wait_for_function(f"() => window.citygridAssets.instances[0].layers.{name}.state === '{state}'",
                                timeout=20_000)
     except Exception:
         info = page.evaluate(f"(() => {{ const l = window.citygridAssets.instances[0].layers.{name};"
@@ -131,7 +131,7 @@ def test_pipelines_overlay_draws_class_colours_and_the_legend(live_server, page,
     popup.wait_for()
     assert code in popup.inner_text() and "燃气" in popup.inner_text() and "DN160" in popup.inner_text()
     assert pg.evaluate("window.citygridMap.state.lastLocate") is None
-    pg.wait_for_function("getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")
+    pg.wait_for_function("() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")
     pg.screenshot(path=str(artifacts / "map-pipelines.png"))
 
     # Off again: the lines and the legend go; the choice is remembered for the next visit.
@@ -162,7 +162,7 @@ def test_inspector_map_keeps_the_overlays_off(live_server, page):
 def test_command_centre_map_has_the_overlays(live_server, page):
     pg = page.page
     shared_sign_in(pg, live_server, "/command", "dispatcher1")
-    pg.wait_for_function("window.citygridCommand && window.citygridAssets"
+    pg.wait_for_function("() => window.citygridCommand && window.citygridAssets"
                          " && window.citygridAssets.instances.length === 1"
                          " && !window.citygridCommand.map._animatingZoom", timeout=20_000)
     labels = pg.evaluate(

@@ -54,7 +54,7 @@ def test_building_page_shows_the_building_its_case_and_map(page, live_server, bu
     expect(facts).to_contain_text(building["cell"])
     assert pg.locator("html").get_attribute("lang") == "zh-CN"
     # The footprint is drawn and the map fitted to it.
-    pg.wait_for_function("window.citygridBuilding && window.citygridBuilding.state.ready")
+    pg.wait_for_function("() => window.citygridBuilding && window.citygridBuilding.state.ready")
     expect(pg.locator("#building-map path.cg-footprint")).to_have_count(1)
     markers = pg.evaluate("window.citygridBuilding.state.markers")
     expect(pg.locator("#building-map path.leaflet-interactive")).to_have_count(1 + markers)

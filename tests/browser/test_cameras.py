@@ -103,7 +103,7 @@ def test_case_page_and_command_centre_list_the_cameras_that_see_a_case(live_serv
         try:
             cmd = context.new_page()
             sign_in(cmd, live_server, "/command", "dispatcher1")
-            cmd.wait_for_function("window.citygridCommand && window.citygridCommand.ready()", timeout=20_000)
+            cmd.wait_for_function("() => window.citygridCommand && window.citygridCommand.ready()", timeout=20_000)
             cmd.evaluate(f"window.citygridCommand.select({case['id']}, {{fly: true}})")
             cmd.locator(f'#cmd-cameras li.reported[data-device="{reporter_id}"]').wait_for(timeout=10_000)
             assert cmd.locator(f'#cmd-cameras li[data-device="{watcher_id}"]').count() == 1

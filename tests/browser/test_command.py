@@ -52,7 +52,7 @@ def sign_in(page, base: str, username: str) -> None:
 
 def wait_ready(page) -> None:
     page.wait_for_function(
-        "window.citygridCommand && window.citygridCommand.ready() && window.citygridCommand.state.live === 'open'",
+        "() => window.citygridCommand && window.citygridCommand.ready() && window.citygridCommand.state.live === 'open'",
         timeout=20_000,
     )
     assert page.evaluate("window.citygridCommand.state.error") is None
@@ -101,7 +101,7 @@ def test_dispatcher_sees_a_report_live_and_dispatches_it_in_one_click(live_serve
     assert pg.evaluate("window.__sameDocument") == "yes"
     assert case["number"] in row.inner_text()
     assert "flash-new" in row.get_attribute("class")
-    pg.wait_for_function(f"window.citygridCommand.markers.has({case['id']})", timeout=10_000)
+    pg.wait_for_function(f"() => window.citygridCommand.markers.has({case['id']})", timeout=10_000)
     pg.locator(".cmd-toast.new").first.wait_for(timeout=5_000)
     pg.screenshot(path=str(artifacts / "command-new-case.png"))
 
@@ -130,7 +130,7 @@ def test_dispatcher_sees_a_report_live_and_dispatches_it_in_one_click(live_serve
     pg.wait_for_selector("#cmd-detail-state.state-dispatched", timeout=10_000)
     assert "msg ok" in pg.locator("#cmd-action-msg").get_attribute("class")
     pg.locator(f'.cmd-row[data-id="{case["id"]}"] .state-dispatched').wait_for(timeout=10_000)
-    pg.wait_for_function("document.getElementById('cmd-duty').textContent !== '…'", timeout=10_000)
+    pg.wait_for_function("() => document.getElementById('cmd-duty').textContent !== '…'", timeout=10_000)
     pg.screenshot(path=str(artifacts / "command-dispatched.png"))
 
     final = inspector.get(f"/api/v1/cases/{case['id']}")
@@ -161,7 +161,7 @@ def test_a_stale_action_is_refused_visibly_and_the_case_reloaded(live_server, pa
     pg.evaluate("window.citygridCommand.state.selected = -1")
     heard = pg.evaluate("window.citygridCommand.state.events")
     Api(live_server, "shift_leader1").act(case, "file")
-    pg.wait_for_function(f"window.citygridCommand.state.events > {heard}", timeout=10_000)
+    pg.wait_for_function(f"() => window.citygridCommand.state.events > {heard}", timeout=10_000)
     pg.evaluate(f"window.citygridCommand.state.selected = {case['id']}")
     file_button.click()
     msg = pg.locator("#cmd-action-msg.error")

@@ -126,7 +126,7 @@ def jpeg(color: tuple[int, int, int]) -> bytes:
 
 def wait_desk(page, loads: int = 1) -> None:
     page.wait_for_function(
-        f"window.citygridDesk && window.citygridDesk.state.loads >= {loads} && !window.citygridDesk.state.loading",
+        f"() => window.citygridDesk && window.citygridDesk.state.loads >= {loads} && !window.citygridDesk.state.loading",
         timeout=20_000,
     )
     assert page.evaluate("window.citygridDesk.state.error") is None
@@ -234,8 +234,8 @@ def test_department_starts_and_feeds_back_from_the_desk(
         expect(lp.locator(".case-number")).to_have_text(case["number"])
         thumb = lp.locator("a.thumb img")
         expect(thumb).to_have_count(1)
-        lp.wait_for_function("document.querySelector('a.thumb img').naturalWidth === 640")
-        lp.wait_for_function("window.citygridCase.state.cellLoaded || window.citygridCase.state.error")
+        lp.wait_for_function("() => document.querySelector('a.thumb img').naturalWidth === 640")
+        lp.wait_for_function("() => window.citygridCase.state.cellLoaded || window.citygridCase.state.error")
         assert lp.evaluate("window.citygridCase.state.error") is None
         assert lp.evaluate("window.citygridCase.state.cellLoaded") is True
         # A leader watches; the case page offers no actions to that role.
@@ -243,7 +243,7 @@ def test_department_starts_and_feeds_back_from_the_desk(
         lp.screenshot(path=str(artifacts / "case-leader.png"), full_page=True)
         lp.locator("a.thumb").click()
         expect(lp.locator("#photo-dialog")).to_have_attribute("open", "")
-        lp.wait_for_function("document.getElementById('photo-dialog-img').naturalWidth === 640")
+        lp.wait_for_function("() => document.getElementById('photo-dialog-img').naturalWidth === 640")
         lp.screenshot(path=str(artifacts / "case-photo.png"))
         lp.keyboard.press("Escape")
         expect(lp.locator("#photo-dialog")).not_to_have_attribute("open", "")

@@ -107,7 +107,7 @@ def sign_in(pg, base: str) -> None:
     shared_sign_in(pg, base, "/map", "inspector1")
     assert pg.url == f"{base}/map"
     pg.wait_for_function(
-        "window.citygridMap && window.citygridInspector && window.citygridInspector.queue"
+        "() => window.citygridMap && window.citygridInspector && window.citygridInspector.queue"
         " && (window.citygridMap.ready() || window.citygridMap.state.error)",
         timeout=20_000,
     )
@@ -191,7 +191,7 @@ def test_inspector_reports_a_case_with_a_photo(server, phone, duty, tokens, arti
     if pg.get_attribute("#cg-duty", "aria-pressed") != "true":
         pg.click("#cg-duty")
     expect(pg.locator("#cg-duty")).to_have_attribute("aria-pressed", "true")
-    pg.wait_for_function("window.citygridInspector.state.positionsSent >= 1", timeout=15_000)
+    pg.wait_for_function("() => window.citygridInspector.state.positionsSent >= 1", timeout=15_000)
     assert pg.locator(".folium-map").get_attribute("data-my-position")
     # Going off duty is recorded by the server, and back on again.
     pg.click("#cg-duty")
@@ -261,7 +261,7 @@ def test_offline_report_is_queued_and_sent_once(server, phone, duty, tokens, art
     pg = phone.page
     context = pg.context
     sign_in(pg, server)
-    pg.wait_for_function("window.citygridInspector.state.categoriesLoaded", timeout=15_000)
+    pg.wait_for_function("() => window.citygridInspector.state.categoriesLoaded", timeout=15_000)
     cell = duty_cells(pg, server, duty)[1]
     description = f"路灯不亮（离线上报）{uuid.uuid4().hex[:8]}"
 
@@ -306,7 +306,7 @@ def test_offline_report_is_queued_and_sent_once(server, phone, duty, tokens, art
     )
     # Without its photo the body differs: the server refuses the key's reuse and it is kept as refused.
     pg.evaluate("window.citygridInspector.flush()")
-    pg.wait_for_function("window.citygridInspector.state.queue.pending === 0")
+    pg.wait_for_function("() => window.citygridInspector.state.queue.pending === 0")
     expect(badge).to_have_class("cg-btn cg-queue-btn cg-queue-refused")
     assert pg.evaluate("window.citygridInspector.state.queue.refused") == 1
     pg.click("#cg-queue-btn")
@@ -321,7 +321,7 @@ def test_offline_report_is_queued_and_sent_once(server, phone, duty, tokens, art
 def test_resent_report_is_replayed_not_duplicated(server, phone, duty, tokens):
     pg = phone.page
     sign_in(pg, server)
-    pg.wait_for_function("window.citygridInspector.state.categoriesLoaded", timeout=15_000)
+    pg.wait_for_function("() => window.citygridInspector.state.categoriesLoaded", timeout=15_000)
     cell = duty_cells(pg, server, duty)[2]
     description = f"垃圾满溢 {uuid.uuid4().hex[:8]}"
     pg.context.set_offline(True)
@@ -338,7 +338,7 @@ def test_resent_report_is_replayed_not_duplicated(server, phone, duty, tokens):
         item,
     )
     pg.wait_for_function(
-        "window.citygridInspector.state.queue.pending === 0 && window.citygridInspector.state.queue.refused === 0"
+        "() => window.citygridInspector.state.queue.pending === 0 && window.citygridInspector.state.queue.refused === 0"
     )
     expect(pg.locator("#cg-toast")).to_contain_text("离线上报已发送")
     assert len([r for r in phone.posts if r.url.endswith("/api/v1/cases")]) == 2
@@ -367,7 +367,7 @@ def test_inspector_verifies_a_task_from_the_phone(server, phone, duty, tokens, a
 
     pg = phone.page
     sign_in(pg, server)
-    pg.wait_for_function("window.citygridInspector.state.tasksLoaded", timeout=20_000)
+    pg.wait_for_function("() => window.citygridInspector.state.tasksLoaded", timeout=20_000)
     assert int(pg.locator("#cg-tasks-count").get_attribute("data-count")) >= 1
     assert pg.locator(".cg-task-pin").count() >= 1
     pg.click("#cg-tasks-btn")

@@ -98,8 +98,8 @@ def test_the_whole_loop_in_the_browser(live_server, browser, duty, artifacts):  
         if phone.get_attribute("#cg-duty", "aria-pressed") != "true":
             phone.click("#cg-duty")
         expect(phone.locator("#cg-duty")).to_have_attribute("aria-pressed", "true")
-        phone.wait_for_function("window.citygridInspector.state.positionsSent >= 1", timeout=15_000)
-        phone.wait_for_function("window.citygridInspector.state.categoriesLoaded", timeout=15_000)
+        phone.wait_for_function("() => window.citygridInspector.state.positionsSent >= 1", timeout=15_000)
+        phone.wait_for_function("() => window.citygridInspector.state.categoriesLoaded", timeout=15_000)
         reader = token(base, "leader1")  # reads state for the assertions; acts on nothing
         category = a_roads_category(base, reader, "路灯")
         cell = duty_cells(phone, base, duty)[0]
@@ -136,7 +136,7 @@ def test_the_whole_loop_in_the_browser(live_server, browser, duty, artifacts):  
         row.wait_for(timeout=15_000)
         assert dispatcher.evaluate("window.__sameDocument") == "yes"
         expect(row.locator(".state")).to_have_class("state state-reported")
-        dispatcher.wait_for_function(f"window.citygridCommand.markers.has({case_id})", timeout=10_000)
+        dispatcher.wait_for_function(f"() => window.citygridCommand.markers.has({case_id})", timeout=10_000)
         shot(dispatcher, "command-new-case")
 
         # The operator accepts it on the case page.
@@ -212,7 +212,7 @@ def test_the_whole_loop_in_the_browser(live_server, browser, duty, artifacts):  
         # 6. The inspector opens the app again and finds the check task under "my tasks".
         phone.reload()
         phone.wait_for_function(
-            "window.citygridInspector && window.citygridInspector.state.tasksLoaded", timeout=20_000
+            "() => window.citygridInspector && window.citygridInspector.state.tasksLoaded", timeout=20_000
         )
         phone.click("#cg-tasks-btn")
         task = phone.locator(f'#cg-tasks .cg-task[data-number="{number}"]')

@@ -27,7 +27,7 @@ def sign_in(page, base: str, username: str = "inspector1") -> None:
 def wait_ready(page) -> None:
     """Wait until the page script has drawn every cell of the current view."""
     page.wait_for_function(
-        "window.citygridMap && (window.citygridMap.ready() || window.citygridMap.state.error)",
+        "() => window.citygridMap && (window.citygridMap.ready() || window.citygridMap.state.error)",
         timeout=20_000,
     )
     assert page.evaluate("window.citygridMap.state.error") is None
@@ -116,7 +116,7 @@ def test_inspector_clicks_a_cell_and_sees_its_details(live_server, page, artifac
     props = cell["properties"]
     inside = interior_point(cell["geometry"])
     set_view(pg, inside.y, inside.x, 17)
-    pg.wait_for_function("window.citygridMap.map.getZoom() === 17")
+    pg.wait_for_function("() => window.citygridMap.map.getZoom() === 17")
     wait_ready(pg)
     drawn = pg.evaluate("window.citygridMap.state.drawnCells")
     assert drawn >= 4
@@ -175,7 +175,7 @@ def test_map_in_english(live_server, page, artifacts):
     cell = a_cell(pg)
     inside = interior_point(cell["geometry"])
     set_view(pg, inside.y, inside.x, 16)
-    pg.wait_for_function("window.citygridMap.map.getZoom() === 16")
+    pg.wait_for_function("() => window.citygridMap.map.getZoom() === 16")
     wait_ready(pg)
     click_lonlat(pg, inside.x, inside.y)
     pg.locator(".leaflet-popup-content .cg-code").wait_for()

@@ -153,6 +153,21 @@ def test_names_are_escaped_in_labels_and_tooltips():
     assert "&lt;img src=x" in script or "\\u0026lt;img" in script
 
 
+def test_layer_names_are_escaped_for_the_layer_control():
+    labels = GridMapLabels(streets="<img src=x onerror=alert(1)>")
+    _, _, script = grid_map((LON0, LAT0), None, fc(), fc(), labels=labels).parts()
+    assert "<img" not in script and "\\u0026lt;img src=x" in script
+
+
+def test_every_head_script_carries_the_csp_nonce():
+    head, _, _ = build().parts(nonce="Zm9v-bar_1")
+    tags = re.findall(r"<script\b[^>]*>", head, flags=re.IGNORECASE)
+    assert len(tags) >= 2  # leaflet.js and folium's inline settings
+    assert all('nonce="Zm9v-bar_1"' in t for t in tags), tags
+    with pytest.raises(MapError, match="nonce"):
+        build().parts(nonce='"><script>')
+
+
 def test_street_labels_sit_inside_their_street():
     gm = build()
     _, _, script = gm.parts()
