@@ -72,7 +72,7 @@ def _texts() -> dict[str, str]:
         "selectHint": _("Select a case in the list or on the map."),
         "inspectors": _("Inspectors"), "positionAt": _("Position at"),
         "cellsByLight": _("Cells by warning light"),
-        "cellLights": _("Cell {code}: {red} red, {yellow} yellow, {green} green, {none} not dispatched"),
+        "cellLights": _("Cell %(code)s: %(red)s red, %(yellow)s yellow, %(green)s green, %(none)s not dispatched"),
         "red": _("Red"), "yellow": _("Yellow"), "green": _("Green"),
         "zoomCluster": _("%(count)s cases — zoom in"),
         "resynced": _("Reconnected; the view was reloaded."),

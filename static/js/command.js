@@ -724,7 +724,7 @@
 
   // ---- start ---------------------------------------------------------------------------------
   window.citygridCommand = {
-    map: map, state: state, select: select, reload: load, markers: markers,
+    map: map, state: state, select: select, reload: load, markers: markers, cells: cellsLayer,
     ready: function () { return !state.loading && state.loads > 0; },
   };
   loadReferenceLists().then(function () { renderList(); });

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 import uuid
 
@@ -85,6 +86,12 @@ def test_dispatcher_sees_a_report_live_and_dispatches_it_in_one_click(live_serve
     assert pg.locator(".cmd-row").count() > 0
     # The cells holding open cases are drawn, coloured by their worst light.
     assert int(pg.locator("#cmd-map-status").get_attribute("data-cells-drawn") or 0) > 0
+    # Each cell's tooltip names it and counts its cases by light, in the page's language.
+    tip = pg.evaluate("""() => {
+        const group = window.citygridCommand.cells.getLayers()[0];
+        return group.getTooltip().getContent();
+    }""")
+    assert re.fullmatch(r"网格 \d{15}：红灯 \d+、黄灯 \d+、绿灯 \d+、未派遣 \d+", tip), tip
     pg.screenshot(path=str(artifacts / "command-initial.png"))
     # Marks this document: after the report it must still be here (no reload happened).
     pg.evaluate("window.__sameDocument = 'yes'")
