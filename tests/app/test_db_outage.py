@@ -8,6 +8,7 @@ shared test cluster keeps running.
 from __future__ import annotations
 
 import re
+import socket
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from flask import g, jsonify
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.db import get_session, make_engine
+from app.db import database_unavailable, get_session, make_engine
 from tests.app.conftest import PASSWORD, assert_problem, committed_database, login
 from tests.tcpcut import CuttableProxy
 
@@ -81,9 +82,6 @@ def test_a_database_outage_answers_503_everywhere_and_recovers_by_itself(outage)
     app, proxy = outage
     token = bearer(app, "o_operator")
     browser = signed_in(app, "o_operator")
-    admin = signed_in(app, "o_admin")
-    english = signed_in(app, "o_operator")
-    english.get("/lang/en")
 
     def sign_in_by_form():
         anonymous = app.test_client()
@@ -96,19 +94,19 @@ def test_a_database_outage_answers_503_everywhere_and_recovers_by_itself(outage)
         return {
             "api": app.test_client().get("/api/v1/cases", headers=token),
             "page": browser.get("/map"),
-            "page_en": english.get("/map"),
+            "page_en": browser.get("/map", headers={"Accept-Language": "en"}),
             "login_signed_in": browser.get("/login"),
             "login_post": sign_in_by_form(),
             "open311_json": app.test_client().get("/open311/v2/requests.json"),
             "open311_xml": app.test_client().get("/open311/v2/requests.xml"),
             "healthz": app.test_client().get("/healthz"),
-            "healthz_admin": admin.get("/healthz"),
+            "healthz_signed_in": browser.get("/healthz"),
         }
 
     before = calls()
     assert {k: r.status_code for k, r in before.items()} == {
         "api": 200, "page": 200, "page_en": 200, "login_signed_in": 200, "login_post": 302,
-        "open311_json": 200, "open311_xml": 200, "healthz": 200, "healthz_admin": 200}
+        "open311_json": 200, "open311_xml": 200, "healthz": 200, "healthz_signed_in": 200}
 
     proxy.cut()
     down = calls()
@@ -119,7 +117,7 @@ def test_a_database_outage_answers_503_everywhere_and_recovers_by_itself(outage)
     assert_open311_unavailable(down["open311_json"], "json")
     assert_open311_unavailable(down["open311_xml"], "xml")
     assert_unavailable_problem(down["healthz"])
-    assert_unavailable_problem(down["healthz_admin"])
+    assert_unavailable_problem(down["healthz_signed_in"])
 
     # A dead network (connections accepted, never answered) ends at the connect timeout.
     proxy.cut(hold=True)
@@ -176,3 +174,46 @@ def test_a_connection_lost_in_the_middle_of_a_request(outage):
     finally:
         proxy.restore()
     assert probe.test_client().get("/healthz").status_code == 200
+
+
+def test_only_a_database_that_cannot_serve_counts_as_an_outage(outage):
+    """Real driver errors: statement errors stay defects (500); connection failures are 503."""
+    app, _ = outage
+    url = app.config["SETTINGS"].database_url
+
+    def error_of(conn, sql, **params):
+        with pytest.raises(sa.exc.SQLAlchemyError) as caught:
+            conn.execute(sa.text(sql), params)
+        conn.rollback()
+        return caught.value
+
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn, engine.connect() as other:
+        assert not database_unavailable(error_of(conn, "SELEC 1"))
+        assert not database_unavailable(error_of(conn, "SELECT :t::text", t="a\x00b"))
+        assert not database_unavailable(error_of(conn, "SELECT 1/0"))
+        # Operational errors of a server that is serving: a statement or lock timeout.
+        timeout = error_of(conn, "SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)")
+        other.execute(sa.text("SELECT pg_advisory_xact_lock(4242)"))
+        lock = error_of(conn, "SET LOCAL lock_timeout = 1; SELECT pg_advisory_xact_lock(4242)")
+        other.rollback()
+        for error in (timeout, lock):
+            assert isinstance(error, sa.exc.OperationalError) and not database_unavailable(error)
+        pid = conn.scalar(sa.text("SELECT pg_backend_pid()"))
+        other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert database_unavailable(error_of(conn, "SELECT 1"))  # terminated: the connection broke
+    engine.dispose()
+
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    refused = make_engine(make_url(url).set(port=port), poolclass=sa.pool.NullPool)
+    with pytest.raises(sa.exc.OperationalError) as caught:
+        refused.connect()
+    assert database_unavailable(caught.value)
+
+    busy = make_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.1)
+    with busy.connect(), pytest.raises(sa.exc.TimeoutError) as caught:
+        busy.connect()
+    assert database_unavailable(caught.value)
+    busy.dispose()
