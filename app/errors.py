@@ -6,11 +6,15 @@ import logging
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, g, jsonify, request
+from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 
 from gis.errors import GisError
 from grid.errors import GridError
+
+from .db import database_unavailable, discard_session
 
 LOGGER = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -22,6 +26,8 @@ class Problem(Exception):
     status = 500
     type_slug = "internal-error"
     title = "Internal server error"
+    #: Response headers that go with this problem (e.g. Retry-After).
+    headers: dict[str, str] = {}
 
     def __init__(self, detail: str, *, status: int | None = None, **extensions: Any):
         super().__init__(detail)
@@ -113,6 +119,26 @@ class TooManyRequests(Problem):
     title = "Too many requests"
 
 
+class ServiceUnavailable(Problem):
+    """A service the answer needs (the database) cannot be reached now; retry shortly."""
+
+    status = 503
+    type_slug = "service-unavailable"
+    title = "Service temporarily unavailable"
+    #: A few seconds: long enough for a restart or fail-over, short enough for a person.
+    headers = {"Retry-After": "5"}
+
+
+def unavailable_problem(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 problem for a database outage (see :func:`app.db.database_unavailable`), else None."""
+    if isinstance(exc, ServiceUnavailable):
+        return exc
+    if not database_unavailable(exc):
+        return None
+    LOGGER.warning("database unavailable on %s: %s", request.path, getattr(exc, "orig", None) or exc)
+    return ServiceUnavailable("the database cannot be reached right now; try again in a few seconds")
+
+
 class PayloadTooLarge(Problem):
     """The request body exceeds the configured limit."""
 
@@ -162,9 +188,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Problem)
     def _problem(exc: Problem):
+        if isinstance(exc, ServiceUnavailable):
+            _forget_database_state()
         if wants_html():
-            return _html_error(exc.status, exc.title, exc.detail)
-        return problem_response(exc.to_dict())
+            body, status = _html_error(exc.status, exc.title, exc.detail)
+            return body, status, exc.headers
+        resp = problem_response(exc.to_dict())
+        resp.headers.update(exc.headers)
+        return resp
 
     @app.errorhandler(GridError)
     @app.errorhandler(GisError)
@@ -192,6 +223,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        unavailable = unavailable_problem(exc)
+        if unavailable is not None:
+            return _problem(unavailable)
         LOGGER.error("unhandled error on %s", request.path, exc_info=exc)
         detail = str(exc) if app.debug else "An unexpected error occurred; it has been logged."
         return problem_response(Problem(detail).to_dict())
@@ -201,3 +235,18 @@ def _html_error(status: int, title: str, detail: str):
     from flask import render_template
 
     return render_template("error.html", status=status, title=title, detail=detail), status
+
+
+def _forget_database_state() -> None:
+    """Answer an outage without the database: close the request's session, forget the caller.
+
+    The failed session's objects may be expired, and loading them again would fail again,
+    now inside the error handler; so the page renders as for a visitor, in the language
+    already chosen for this request (the caller's, when it is known without the database).
+    """
+    discard_session()
+    user = getattr(g, "user", None)
+    if user is not None and "locale" not in sa.inspect(user).dict:
+        g.user = None
+    get_locale()  # chosen and kept for this request while the caller is still known
+    g.user = None

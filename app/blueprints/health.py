@@ -1,20 +1,30 @@
-"""Liveness and database health."""
+"""Liveness and database health, for load balancers and monitoring."""
+
+import logging
 
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
 from ..db import get_session
+from ..errors import ServiceUnavailable, unavailable_problem
+
+LOGGER = logging.getLogger(__name__)
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    """Report whether the database and PostGIS answer."""
+    """200 ``{"status": "ok"}`` when the database and PostGIS answer, else 503 problem+json.
+
+    Software versions are not shown: they tell an attacker which vulnerabilities to try.
+    """
     try:
-        version = get_session().scalar(sa.text("SELECT postgis_lib_version()"))
-    except Exception as exc:  # the point of this endpoint is to report, not raise
-        resp = jsonify({"status": "error", "database": "unreachable", "detail": type(exc).__name__})
-        resp.status_code = 503
-        return resp
-    return jsonify({"status": "ok", "database": "ok", "postgis": version})
+        get_session().scalar(sa.text("SELECT postgis_lib_version()"))
+    except sa.exc.SQLAlchemyError as exc:
+        problem = unavailable_problem(exc)
+        if problem is None:  # reachable, but not healthy (e.g. PostGIS missing)
+            LOGGER.error("health check failed", exc_info=exc)
+            problem = ServiceUnavailable("the database does not pass the PostGIS check")
+        raise problem from exc
+    return jsonify({"status": "ok"})

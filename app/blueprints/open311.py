@@ -18,7 +18,7 @@ from grid.errors import GridError
 
 from .. import params
 from ..db import get_session
-from ..errors import BadRequest, Forbidden, NotFound, Problem
+from ..errors import BadRequest, Forbidden, NotFound, Problem, unavailable_problem
 from ..models import IdempotencyRecord, User
 from ..services import cases as case_service
 from ..services import open311 as o311
@@ -122,6 +122,11 @@ def _problem_fields(exc: Problem) -> list[str]:
 @bp.errorhandler(Exception)
 def _error(exc: Exception):
     """Every failure inside these views answers in the Open311 error format."""
+    unavailable = unavailable_problem(exc)
+    if unavailable is not None:
+        resp = error_response(unavailable.status, unavailable.detail)
+        resp.headers.update(unavailable.headers)
+        return resp
     if isinstance(exc, Problem):
         # Open311 knows 403 (api_key), 404 (not found) and 400 (anything else).
         status = {401: 403, 403: 403, 404: 404}.get(exc.status, 400 if exc.status < 500 else exc.status)

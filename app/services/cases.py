@@ -10,7 +10,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..caseflow import machine
 from ..caseflow.worktime import WorkCalendar, deadline, light, shift_deadline
@@ -492,8 +491,15 @@ def perform_action(
     photos: list[CheckedPhoto] | None = None,
     at: datetime | None = None,
 ) -> CaseEvent:
-    """Apply ``action`` to ``case`` through the state machine; raises 409/403/400 problems."""
+    """Apply ``action`` to ``case`` through the state machine; raises 409/403/400 problems.
+
+    The case row is re-read under a row lock first, so concurrent actions on one case run one
+    after another: each later one sees the version the earlier one committed and is refused
+    here with :class:`StaleVersion` (409, ``current_version``), never by a versioned UPDATE
+    that finds no row in the middle of the action.
+    """
     at = at or now_utc()
+    session.refresh(case, with_for_update=True)
     if case.version != version:
         raise StaleVersion(
             f"case {case.number} is at version {case.version}, not {version}; reload and try again",
@@ -633,12 +639,7 @@ def perform_action(
         from_state=previous, to_state=case.state, note=note, data=data or None,
     )
     session.add(event)
-    number = case.number  # the failed flush expires the object: keep what the message needs
-    try:
-        session.flush()
-    except StaleDataError:
-        raise StaleVersion(f"case {number} was changed by someone else just now; reload and try again",
-                           current_version=None) from None
+    session.flush()  # the row lock taken above makes the versioned UPDATE match
     record(session, actor, f"case.{action}", "case", case.id,
            {"from": previous, "to": case.state, "version": case.version, **({"outcome": step.outcome} if step.outcome else {})})
     live.notify(session, live.case_event(case.id, case.number, case.state, warning_light(calendar, case, at), case.department.code if case.department else None, action, at))

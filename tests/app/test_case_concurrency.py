@@ -1,4 +1,4 @@
-"""Two clients at once, each with its own database connection: exactly one wins."""
+"""Clients at once, each with its own database connection: exactly one wins, the rest get 409."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from tests.app.conftest import PASSWORD, committed_database, lonlat_of, origin_xy
+from tests.app.conftest import PASSWORD, assert_problem, committed_database, lonlat_of, origin_xy
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """An app on its own committed database (no shared test transaction)."""
-    roles = ("inspector", "operator", "shift_leader", "dispatcher")
+    roles = ("inspector", "operator", "shift_leader", "dispatcher", "department")
     with committed_database("citygrid_test_concurrency", tmp_path_factory, roles, "c_") as (settings, engine):
         yield create_app({"SETTINGS": settings, "ENGINE": engine, "TESTING": True}), settings
 
@@ -65,6 +65,43 @@ def test_the_same_dispatch_from_two_clients_exactly_one_wins(live):
     final = client.get(url.rsplit("/", 1)[0], headers=tokens["dispatcher"]).get_json()
     assert final["state"] == "dispatched"
     assert [e["action"] for e in final["timeline"]].count("dispatch") == 1
+
+
+#: Bursts in order along the case loop: each action at one version from many clients at once.
+#: They take different paths through perform_action (the time-limit query of a new stage, the
+#: department relationship, a self-loop that keeps the state), where a stale row used to be
+#: flushed early and answer 500.
+BURSTS = (("operator", "accept"), ("shift_leader", "file"), ("dispatcher", "dispatch"),
+          ("department", "start"), ("dispatcher", "urge"))
+CLIENTS = 12
+
+
+def test_bursts_of_the_same_action_one_200_and_every_loser_a_409_with_the_current_version(live):
+    app, settings = live
+    client = app.test_client()
+    tokens = {r: token(client, f"c_{r}") for r in ("inspector", "operator", "shift_leader", "dispatcher",
+                                                   "department")}
+    x0, y0 = origin_xy(settings)
+    lon, lat = lonlat_of(settings, x0 + 50, y0 + 150)
+    case = client.post("/api/v1/cases", json={"lon": lon, "lat": lat, "category": "E06010", "description": "连发"},
+                       headers=tokens["inspector"]).get_json()["case"]
+    url = f"/api/v1/cases/{case['id']}/actions"
+    for role, action in BURSTS:
+        body = {"action": action, "version": case["version"]}
+        responses = at_once(*[
+            (lambda: app.test_client().post(url, json=body, headers=tokens[role])) for _ in range(CLIENTS)
+        ])
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [200] + [409] * (CLIENTS - 1), (action, statuses)
+        case = next(r for r in responses if r.status_code == 200).get_json()["case"]
+        assert case["version"] == body["version"] + 1
+        for loser in (r for r in responses if r.status_code == 409):
+            problem = assert_problem(loser, 409)
+            assert problem["type"] == "/problems/stale-version", (action, problem)
+            assert problem["current_version"] == case["version"], (action, problem)
+    final = client.get(url.rsplit("/", 1)[0], headers=tokens["dispatcher"]).get_json()
+    assert [e["action"] for e in final["timeline"]][-len(BURSTS):] == [a for _, a in BURSTS]
+    assert final["version"] == case["version"]
 
 
 def test_the_same_report_retried_concurrently_makes_one_case(live):
