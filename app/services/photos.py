@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from ..models import CasePhoto
 
-FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png")}
+# Pillow calls a JPEG carrying further images (an HDR gain map, a depth map: many phones
+# write them) MPO; it is a JPEG file, its first image the photo.
+FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "MPO": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png")}
 EXTENSIONS = dict(FORMATS.values())  # content type → file extension
 #: Larger images are refused.  The full-resolution modes of 48/50-MP phone sensors are up to
 #: 8160×6120 (50 MP), normal shots 12–24 MP; 100+ MP modes and pixel bombs (a 59-MP PNG is

@@ -135,3 +135,13 @@ def test_truncated_png_is_refused():
     whole = image_bytes("PNG", size=(64, 48))
     with pytest.raises(PhotoError, match=r"photos\[0\]"):
         check_photo(0, whole[: len(whole) - 20], LIMIT)
+
+
+def test_a_jpeg_with_a_gain_map_is_a_jpeg():
+    """Phones add images (HDR gain maps, depth) to their JPEGs; Pillow opens those as MPO."""
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (1, 2, 3)).save(buf, "MPO", save_all=True, append_images=[Image.new("L", (32, 24))])
+    photo = check_photo(0, buf.getvalue(), LIMIT)
+    assert (photo.content_type, photo.extension, photo.width) == ("image/jpeg", ".jpg", 64)
+    with pytest.raises(PhotoError, match=r"photos\[0\]"):  # cut inside the first image
+        check_photo(0, buf.getvalue()[:600], LIMIT)
