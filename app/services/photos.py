@@ -145,7 +145,8 @@ def check_photo(index: int, data: bytes, max_bytes: int) -> CheckedPhoto:
                 raise PhotoError(index, f"{fmt or 'unknown'} images are not accepted; send JPEG or PNG")
             width, height = probe.size
             if width * height > MAX_PIXELS:
-                raise PhotoError(index, f"{width}×{height} pixels is too large; at most {MAX_PIXELS // 1_000_000} megapixels")
+                raise PhotoError(index, f"{width}×{height} pixels is too large; "
+                                        f"at most {MAX_PIXELS // 1_000_000} megapixels")
             exif = _exif_metadata(probe)
             if fmt == "PNG":
                 probe.verify()  # checks every chunk's CRC up to IEND (a cut-off file fails); no pixels
