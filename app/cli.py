@@ -287,7 +287,7 @@ def user_add(username, role, display_name, department, phone, password) -> None:
 
 
 @main.command("sweep-photos")
-@click.option("--grace-hours", type=float, default=24, show_default=True,
+@click.option("--grace-hours", type=click.FloatRange(min=0), default=24, show_default=True,
               help="Keep files written or reused this recently (requests still in flight).")
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
 def sweep_photos(grace_hours: float, dry_run: bool) -> None:
