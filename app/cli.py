@@ -290,6 +290,27 @@ def user_add(username, role, display_name, department, phone, password) -> None:
     click.echo(f"added {role} {username}")
 
 
+@main.command("sweep-photos")
+@click.option("--grace-hours", type=click.FloatRange(min=0), default=24, show_default=True,
+              help="Keep files written or reused this recently (requests still in flight).")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+def sweep_photos(grace_hours: float, dry_run: bool) -> None:
+    """Remove photo files no committed case refers to (left by failed requests)."""
+    from datetime import timedelta
+
+    from sqlalchemy.orm import Session
+
+    from .services.photos import sweep_orphans
+
+    settings = _settings()
+    with connected(settings) as engine, Session(engine) as session:
+        result = sweep_orphans(session, settings.photo_dir, timedelta(hours=grace_hours), dry_run=dry_run)
+    for path in result.removed:
+        click.echo(f"{'would remove' if dry_run else 'removed'} {path}")
+    click.echo(f"{len(result.removed)} file(s), {result.bytes_freed} bytes {'to free' if dry_run else 'freed'}; "
+               f"{result.kept} kept")
+
+
 # -- server -------------------------------------------------------------------------------
 
 

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy.exc import IntegrityError
 
 from gis import crs as gcrs
 from gis.errors import UnknownCRSError
@@ -20,12 +19,13 @@ from grid.deviceid import InvalidDeviceIdError, parse_device_id
 
 from .. import params
 from ..db import get_session
-from ..errors import BadRequest, NotFound, ValidationProblem
-from ..models import Case, CaseEvent, CasePhoto, Category, Department, IdempotencyRecord, User
+from ..errors import BadRequest, Conflict, NotFound, ValidationProblem
+from ..models import Case, CaseEvent, CasePhoto, Category, Department, User
 from ..security import current_actor, current_user, roles_required
 from ..services import cameras as camera_service
 from ..services import cases as case_service
 from ..services import components as component_service
+from ..services import idempotency
 from ..services import refcache
 from ..services.audit import record
 from ..services.photos import PhotoError, PhotoStore, check_photo
@@ -288,10 +288,15 @@ def create_case():
     if key is not None and not (0 < len(key) <= 128 and key.isprintable()):
         raise BadRequest("'Idempotency-Key' must be 1–128 printable characters", field="Idempotency-Key")
     digest = _request_hash(data, photos) if key else None
-    # No look-up first: a retry runs into the key's primary key below and is answered from
-    # the stored record, so first submissions (nearly all) save a round trip.
+    # The key is claimed before anything else, so a retry racing the first request waits for
+    # it and replays its answer without drawing a case number or writing photos.
+    if key and not idempotency.claim(db, user.id, key, digest):
+        db.rollback()
+        return _replay(db, user.id, key, digest)
     intake = parse_intake(db, settings, data, photos)
     calendar = load_calendar(db)
+    # Photos written here stay when the request fails: the same bytes may belong to another
+    # request's case (content addressing); `citygrid sweep-photos` removes unreferenced ones.
     store = PhotoStore(settings.photo_dir)
     try:
         result = case_service.create_case(
@@ -300,20 +305,10 @@ def create_case():
         url = url_for("cases_api.read_case", case_id=result.id)
         body = {"case": {**result.summary, "url": url}, "possible_duplicates": result.duplicates}
         if key:
-            db.execute(sa.insert(IdempotencyRecord).values(
-                user_id=user.id, key=key, request_hash=digest, status=201, body=body))
+            idempotency.answer(db, user.id, key, 201, body)
         db.commit()
-    except IntegrityError:
-        # A concurrent request with the same key won the race: answer as it did.
-        db.rollback()
-        store.discard_new()
-        replay = _replay(db, user.id, key, digest) if key else None
-        if replay is not None:
-            return replay
-        raise
     except BaseException:
         db.rollback()
-        store.discard_new()
         raise
     resp = jsonify(body)
     resp.status_code = 201
@@ -322,9 +317,9 @@ def create_case():
 
 
 def _replay(db, user_id: int, key: str, digest: str):
-    record = db.get(IdempotencyRecord, (user_id, key))
-    if record is None:
-        return None
+    record = idempotency.stored(db, user_id, key)
+    if record is None:  # claimed and committed, then removed (a demo reset) before we read it
+        raise Conflict("the request with this Idempotency-Key changed while we answered; send it again")
     if record.request_hash != digest:
         raise ValidationProblem(
             "this Idempotency-Key was used for a different request; use a new key for a new report",
@@ -437,8 +432,7 @@ def act_on_case(case_id: int):
             case_service.auto_dispatch(db, calendar, case)
         db.commit()
     except BaseException:
-        db.rollback()
-        store.discard_new()
+        db.rollback()  # written photos stay (see create_case)
         raise
     return jsonify({"event": {"action": event.action, "from": event.from_state, "to": event.to_state,
                               "at": _iso(event.at)},
@@ -454,9 +448,7 @@ def read_photo(case_id: int, photo_id: int):
     photo = db.scalar(sa.select(CasePhoto).where(CasePhoto.id == photo_id, CasePhoto.case_id == case_id))
     if photo is None:
         raise NotFound(f"photo {photo_id} of case {case_id} does not exist")
-    store = PhotoStore(current_app.config["SETTINGS"].photo_dir)
-    ext = ".jpg" if photo.content_type == "image/jpeg" else ".png"
-    path = store.path_for(photo.sha256, ext)
+    path = PhotoStore(current_app.config["SETTINGS"].photo_dir).path_of(photo.sha256, photo.content_type)
     if not path.exists():
         raise NotFound(f"the file of photo {photo_id} is missing from storage")
     return send_file(path, mimetype=photo.content_type, max_age=86400, etag=photo.sha256)

@@ -10,7 +10,6 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from gis.errors import GisError
@@ -18,9 +17,10 @@ from grid.errors import GridError
 
 from .. import params
 from ..db import get_session
-from ..errors import BadRequest, Forbidden, NotFound, Problem, unavailable_problem
-from ..models import IdempotencyRecord, User
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, Problem, unavailable_problem
+from ..models import User
 from ..services import cases as case_service
+from ..services import idempotency
 from ..services import open311 as o311
 from ..services.audit import Actor
 from ..services.photos import PhotoStore
@@ -335,7 +335,7 @@ def _request_digest(form) -> str:
 
 
 def _replay(db, user_id: int, key: str, digest: str, fmt: str) -> Response | None:
-    record = db.get(IdempotencyRecord, (user_id, key))
+    record = idempotency.stored(db, user_id, key)
     if record is None:
         return None
     if record.request_hash != digest:
@@ -388,10 +388,14 @@ def create_request(fmt: str):
         raise BadRequest("Idempotency-Key: 1–100 printable characters", field="Idempotency-Key")
     stored_key = f"open311:{client.id}:{key}" if key else None
     digest = _request_digest(form) if key else None
-    if key:
+    # Claimed first, so a retry racing the first request replays its answer without
+    # drawing a case number (see services.idempotency).
+    if key and not idempotency.claim(db, user.id, stored_key, digest):
+        db.rollback()
         replay = _replay(db, user.id, stored_key, digest, fmt)
-        if replay is not None:
-            return replay
+        if replay is None:
+            raise Conflict("Idempotency-Key: the request with this key changed while we answered; send it again")
+        return replay
 
     description = form.get("description")
     intake = parse_intake(db, settings, {
@@ -419,20 +423,10 @@ def create_request(fmt: str):
             notice += f"; {len(result.duplicates)} similar open report(s) nearby"
         body = [{"service_request_id": result.number, "service_notice": notice, "account_id": None}]
         if key:
-            db.add(IdempotencyRecord(user_id=user.id, key=stored_key, request_hash=digest, status=201,
-                                     body={"open311": body}))
+            idempotency.answer(db, user.id, stored_key, 201, {"open311": body})
         db.commit()
-    except IntegrityError:
-        # A concurrent retry with the same key won the race: answer as it did.
-        db.rollback()
-        store.discard_new()
-        replay = _replay(db, user.id, stored_key, digest, fmt) if key else None
-        if replay is not None:
-            return replay
-        raise
     except BaseException:
         db.rollback()
-        store.discard_new()
         raise
     resp = render(fmt, body, "service_requests", "request", 201)
     resp.headers["Location"] = url_for("open311.read_request", service_request_id=result.number, fmt=fmt)

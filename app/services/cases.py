@@ -231,7 +231,8 @@ def next_case_number(session: Session, at: datetime) -> tuple[int, str]:
 
 # Where the point is, which department a case there would go to, and a new case id: one
 # round trip.  The cell rule is grid.CellLocator's (lowest code among covering cells); the
-# department ranking is routing's.
+# department ranking is routing's.  A report refused here (outside the grid, unknown or
+# retired camera) draws no id, so case numbers have no gaps from refused reports.
 _PLACE_SQL = sa.text(
     """
     WITH cell AS (
@@ -240,11 +241,14 @@ _PLACE_SQL = sa.text(
         WHERE c.valid_to IS NULL AND ST_Covers(c.geom, ST_SetSRID(ST_MakePoint(:x, :y), :srid))
         ORDER BY c.code
         LIMIT 1
+    ), cam AS (
+        -- a video report's camera: one unique-index lookup, NULL when no camera is named
+        SELECT (SELECT status FROM cameras WHERE device_id = CAST(:camera_id AS text)) AS camera_status
     )
-    SELECT cell.*, nextval('cases_id_seq') AS case_id, dept.id AS dept_id, dept.code AS dept_code,
-           -- a video report's camera: one unique-index lookup, NULL when no camera is named
-           (SELECT cam.status FROM cameras cam WHERE cam.device_id = :camera_id) AS camera_status
-    FROM cell LEFT JOIN LATERAL ("""
+    SELECT cell.*, cam.camera_status, dept.id AS dept_id, dept.code AS dept_code,
+           CASE WHEN CAST(:camera_id AS text) IS NULL OR cam.camera_status <> 'retired'
+                THEN nextval('cases_id_seq') END AS case_id
+    FROM cell CROSS JOIN cam LEFT JOIN LATERAL ("""
     + SUGGEST_SQL_TEMPLATE.format(cell="cell.code", community="cell.community_code", street="cell.street_code")
     + """) dept ON TRUE
     """
@@ -321,8 +325,10 @@ def create_case(
     """Record a report: locate it on the grid, start its clock, suggest a department.
 
     Raises a Problem naming the field on bad input; nothing is written then (the caller
-    rolls back and discards new photos).  Runs on every report from every phone, so it uses
-    three round trips of plain SQL rather than ORM flushes.
+    rolls back; photo files already written stay for other requests with the same bytes,
+    see :func:`photos.sweep_orphans`).  Runs on every report from every phone, so it uses
+    three round trips of plain SQL rather than ORM flushes.  A retry with an Idempotency-Key
+    never gets here (the caller claims the key first), so it draws no case number.
     """
     at = at or now_utc()
     allowed_sources = SOURCES_BY_ROLE.get(user.role)

@@ -535,6 +535,8 @@ def test_a_video_case_names_a_known_working_camera(client, intake, settings, db_
     add(client, env, settings, env["at"](50, 150), 1)
     add(client, env, settings, env["at"](250, 150), 2, status="retired")
     before = count(db_session, "cases")
+    next_id = db_session.scalar(sa.text(
+        "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM cases_id_seq"))
     assert_problem(video_case(client, env, settings, env["at"](100, 150)), 400, field="camera_id")
     problem = assert_problem(video_case(client, env, settings, env["at"](100, 150), camera_id=dev(9)), 400,
                              field="camera_id")
@@ -550,6 +552,7 @@ def test_a_video_case_names_a_known_working_camera(client, intake, settings, db_
     resp = video_case(client, env, settings, env["at"](100, 150), camera_id=dev(1))
     assert resp.status_code == 201, resp.get_json()
     case_id = resp.get_json()["case"]["id"]
+    assert case_id == next_id  # the refused reports drew no case number
     assert db_session.scalar(sa.text("SELECT camera_id FROM cases WHERE id = :i"), {"i": case_id}) == dev(1)
 
 

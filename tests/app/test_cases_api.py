@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from datetime import datetime, timedelta
@@ -380,6 +381,7 @@ def test_malformed_json_outside_point_and_roles(client, loop, db_session):
         (b"GIF89a" + b"\x00" * 64, "not a readable"),
         (b"%PDF-1.4 fake", "not a readable"),
         (b"", "empty"),
+        (jpeg(size=(64, 48))[:-40], "truncated"),
     ],
 )
 def test_bad_photos_are_refused(client, loop, db_session, settings, photo, message):
@@ -398,6 +400,48 @@ def test_oversized_photo_and_too_many_photos(client, loop, settings, app):
     assert "exceeds" in body["detail"]
     app.config["SETTINGS"] = settings
     assert_problem(report(client, loop, photos=[jpeg()] * 10), 400, field="photos")
+
+
+def test_a_photo_with_unusable_gps_is_kept_without_it(client, loop):
+    from PIL import ExifTags
+    from PIL.TiffImagePlugin import IFDRational
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.DateTimeOriginal] = "2026:03:04 08:15:00"
+    zero = (IFDRational(0, 0),) * 3  # 0/0 reads as NaN
+    exif[ExifTags.IFD.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: zero,
+                                  ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: zero}
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (5, 6, 7)).save(buf, "JPEG", exif=exif)
+    case = new_case(client, loop, photos=[buf.getvalue()])
+    detail = client.get(case["url"], headers=loop["tokens"]["operator"]).get_json()
+    assert [p["exif"] for p in detail["photos"]] == [{"taken_at": "2026:03:04 08:15:00"}]
+
+
+def test_a_failed_request_leaves_the_photo_of_a_committed_case(client, loop, settings):
+    shared = jpeg(colour=(11, 22, 33))
+    case = new_case(client, loop, photos=[shared])
+    detail = client.get(case["url"], headers=loop["tokens"]["operator"]).get_json()
+    # The next report with the same photo fails after storing it: its second photo's folder
+    # is blocked by a file.
+    colour = 0
+    while True:
+        other = jpeg(colour=(colour, 44, 55))
+        folder = settings.photo_dir / hashlib.sha256(other).hexdigest()[:2]
+        if not folder.exists():
+            break
+        colour += 1
+    folder.write_text("not a folder")
+    try:
+        before = client.get("/api/v1/cases", headers=loop["tokens"]["operator"]).get_json()["total"]
+        resp = report(client, loop, photos=[shared, other], description="同一张照片")
+        assert resp.status_code == 500 and resp.mimetype == "application/problem+json"
+        assert client.get("/api/v1/cases", headers=loop["tokens"]["operator"]).get_json()["total"] == before
+    finally:
+        folder.unlink()
+    image = client.get(detail["photos"][0]["url"], headers=loop["tokens"]["operator"])
+    assert image.status_code == 200 and image.data == shared
+    image.close()
 
 
 def test_failure_while_saving_photos_rolls_the_case_back(client, loop, db_session, settings, app, tmp_path):
