@@ -18,10 +18,12 @@ from grid.errors import GridError
 
 from .. import params
 from ..db import get_session
-from ..errors import BadRequest, Forbidden, NotFound, Problem
+from ..errors import BadRequest, Forbidden, NotFound, Problem, TooManyRequests
 from ..models import IdempotencyRecord, User
+from ..security import client_address
 from ..services import cases as case_service
 from ..services import open311 as o311
+from ..services import throttle
 from ..services.audit import Actor
 from ..services.photos import PhotoStore
 from ..services.workcal import load_calendar
@@ -124,7 +126,7 @@ def _error(exc: Exception):
     """Every failure inside these views answers in the Open311 error format."""
     if isinstance(exc, Problem):
         # Open311 knows 403 (api_key), 404 (not found) and 400 (anything else).
-        status = {401: 403, 403: 403, 404: 404}.get(exc.status, 400 if exc.status < 500 else exc.status)
+        status = {401: 403, 403: 403, 404: 404, 429: 429}.get(exc.status, 400 if exc.status < 500 else exc.status)
         detail = exc.detail
         fields = _problem_fields(exc)
         prefix = ", ".join(fields)
@@ -132,7 +134,10 @@ def _error(exc: Exception):
             detail = f"{prefix}: {detail}"
         if status >= 500:
             LOGGER.error("open311 %s failed: %s", request.path, detail)
-        return error_response(status, detail)
+        resp = error_response(status, detail)
+        if getattr(exc, "retry_after", None) is not None:
+            resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
     if isinstance(exc, (GridError, GisError)):
         return error_response(400, str(exc))
     if isinstance(exc, HTTPException):
@@ -341,6 +346,24 @@ def _replay(db, user_id: int, key: str, digest: str, fmt: str) -> Response | Non
     return resp
 
 
+def _client_for_key(db, api_key: str | None):
+    """The Open311 client holding ``api_key``; guessing is throttled per client address."""
+    if not api_key:
+        raise Forbidden("api_key: invalid or missing api_key -- can't proceed with create_request")
+    attempt = [(throttle.OPEN311_KEY, client_address() or "?")]
+    wait = throttle.reserve(db, attempt)
+    db.commit()  # counted before the key is checked, visible to parallel guesses
+    if wait is not None:
+        raise TooManyRequests("api_key: too many invalid api_key attempts from this address; wait and retry",
+                              retry_after=wait)
+    client = o311.verify_key(db, api_key)
+    if client is None:
+        raise Forbidden("api_key: invalid or missing api_key -- can't proceed with create_request")
+    throttle.release(db, attempt)
+    db.commit()  # a valid key gives its place back, whatever the request does next
+    return client
+
+
 @bp.post(f"/requests.{FMT}")
 def create_request(fmt: str):
     """Create a service request (form-encoded, api_key required) → a case with source open311."""
@@ -350,9 +373,7 @@ def create_request(fmt: str):
         raise BadRequest("Content-Type: send application/x-www-form-urlencoded, as Open311 specifies",
                          field="Content-Type")
     form = request.form
-    client = o311.verify_key(db, form.get("api_key") or request.args.get("api_key"))
-    if client is None:
-        raise Forbidden("api_key: invalid or missing api_key -- can't proceed with create_request")
+    client = _client_for_key(db, form.get("api_key") or request.args.get("api_key"))
     unknown = sorted(k for k in form if k not in POST_FIELDS and not k.startswith("attribute["))
     if unknown:
         raise BadRequest(f"{unknown[0]}: not an Open311 POST requests argument", field=unknown[0])
