@@ -35,18 +35,18 @@ def live(settings):
     with Session(engine) as session:
         password_hash = hash_password(PASSWORD)
         session.add_all([User(username=f"th_{role}", display_name=role, password_hash=password_hash, role=role,
-                              district_code=settings.district_code) for role in ("leader", "inspector")])
+                              district_code=settings.district_code) for role in ("leader", "inspector", "dispatcher")])
         session.commit()
     try:
         yield create_app({"SETTINGS": settings.with_overrides(database_url=url), "ENGINE": engine,
-                          "TESTING": True}), engine
+                          "TESTING": True}), engine, url
     finally:
         engine.dispose()
         drop_database(url)
 
 
 def test_40_parallel_wrong_guesses_evaluate_at_most_the_limit(live):
-    app, engine = live
+    app, engine, _ = live
     responses = at_once(*[(lambda: _guess(app.test_client(), "th_leader")) for _ in range(40)])
     codes = sorted(r.status_code for r in responses)
     assert codes.count(401) <= throttle.ACCOUNT.max_attempts and set(codes) == {401, 429}, codes
@@ -106,3 +106,24 @@ def test_open311_api_key_guessing_is_throttled_per_address(client, db_session, o
     assert int(resp.headers["Retry-After"]) > 0
     # The address waits, even with the right key.
     assert_open311_error(post(client, settings, api_key=API_KEY), 429, "api_key")
+
+
+def test_cli_password_change_ends_sessions_and_tokens(live, tmp_path):
+    from click.testing import CliRunner
+
+    from app.cli import main as cli
+
+    app, _, url = live
+    browser = app.test_client()
+    assert login(browser, "th_dispatcher").status_code == 302
+    token = _guess(app.test_client(), "th_dispatcher", PASSWORD).get_json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert browser.get("/api/v1/auth/me").status_code == 200
+    env = {"DATABASE_URL": url, "CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_SECRET_KEY": "x" * 32}
+    out = CliRunner().invoke(cli, ["user", "password", "th_dispatcher", "--password", "another-pass-9"], env=env)
+    assert out.exit_code == 0, out.output
+    assert_problem(browser.get("/api/v1/auth/me"), 401)
+    assert_problem(app.test_client().get("/api/v1/auth/me", headers=bearer), 401)
+    assert _guess(app.test_client(), "th_dispatcher", "another-pass-9").status_code == 201
+    out = CliRunner().invoke(cli, ["user", "password", "nobody", "--password", "another-pass-9"], env=env)
+    assert out.exit_code != 0 and "no user" in out.output
