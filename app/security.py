@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from functools import wraps
 
 import sqlalchemy as sa
-from flask import Flask, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -44,7 +44,6 @@ def init_app(app: Flask) -> None:
     def _load_caller():
         g.user = None
         g.auth_via = None
-        g.session_id = None
         header = request.headers.get("Authorization", "")
         db = get_session()
         if header.startswith("Bearer "):
@@ -58,7 +57,7 @@ def init_app(app: Flask) -> None:
         if sid is not None:
             found = accounts.caller_for_session(db, sid) if isinstance(sid, str) else None
             if found is not None:
-                g.user, g.auth_via, g.session_id = found[0], "session", sid
+                g.user, g.auth_via = found[0], "session"
                 _touch_if_stale(found[1].last_seen_at, session_id=sid)
             else:
                 # Ended or expired: forget everything, the CSRF token included.
@@ -110,7 +109,8 @@ def current_actor() -> Actor:
 
 def login_user(user: User) -> None:
     """Start a server-side session for ``user`` and name it in a fresh cookie."""
-    row = accounts.start_session(get_session(), user, client_address(), request.headers.get("User-Agent"))
+    row = accounts.start_session(get_session(), user, current_app.permanent_session_lifetime, client_address(),
+                                 request.headers.get("User-Agent"))
     session.clear()
     session["sid"] = row.id
     session.permanent = True

@@ -131,12 +131,6 @@ def caller_for_token(session: Session, token: str) -> tuple[User, ApiToken] | No
     return None if row is None else (row[0], row[1])
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """The active user owning an unexpired, unrevoked token."""
-    found = caller_for_token(session, token)
-    return None if found is None else found[0]
-
-
 def tokens_of(session: Session, user: User) -> list[ApiToken]:
     """A user's tokens, newest first (revoked and expired ones included)."""
     return list(session.scalars(
@@ -161,18 +155,19 @@ def revoke_token(session: Session, actor: Actor, caller: User, token_id: int) ->
 
 # -- sign-in sessions -----------------------------------------------------------------------
 
-#: How long a cookie session lasts from sign-in (Flask's PERMANENT_SESSION_LIFETIME matches).
-SESSION_LIFETIME = timedelta(hours=12)
 #: last_seen_at / last_used_at are written at most this often, not on every request.
 TOUCH_EVERY = timedelta(minutes=5)
 
 
-def start_session(session: Session, user: User, ip: str | None, user_agent: str | None) -> UserSession:
-    """A new server-side session for ``user``; its id goes into the signed cookie."""
+def start_session(
+    session: Session, user: User, lifetime: timedelta, ip: str | None, user_agent: str | None
+) -> UserSession:
+    """A new server-side session for ``user``, valid for ``lifetime`` from now; its id goes into
+    the signed cookie."""
     now = datetime.now(timezone.utc)
     row = UserSession(
         id=secrets.token_urlsafe(32), user_id=user.id, created_at=now, last_seen_at=now,
-        expires_at=now + SESSION_LIFETIME, ip=ip, user_agent=(user_agent or "")[:255] or None,
+        expires_at=now + lifetime, ip=ip, user_agent=(user_agent or "")[:255] or None,
     )
     session.add(row)
     session.flush()

@@ -168,3 +168,10 @@ def test_a_session_row_is_the_only_thing_that_makes_a_cookie_valid(client, grid,
     db_session.execute(sa.update(UserSession).values(expires_at=sa.func.now() - sa.text("interval '1 second'")))
     assert_problem(client.get("/api/v1/auth/me"), 401)
     assert db_session.get(User, grid["users"]["operator"].id).active
+
+
+def test_a_session_lasts_the_cookie_lifetime_of_12_hours(client, grid, db_session):
+    login(client, "t_inspector")
+    row = db_session.scalar(sa.select(UserSession).where(UserSession.user_id == grid["users"]["inspector"].id))
+    assert abs((row.expires_at - row.created_at).total_seconds() - 12 * 3600) < 1
+    assert row.ip == "127.0.0.1" and row.ended_at is None
