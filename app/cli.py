@@ -311,6 +311,46 @@ def sweep_photos(grace_hours: float, dry_run: bool) -> None:
                f"{result.kept} kept")
 
 
+def _change_user(username: str, change) -> None:
+    """Run ``change(session, actor, user)`` on an existing user (accounts decides the rest)."""
+    import sqlalchemy as sa
+
+    from .db import session_scope
+    from .models import User
+    from .services.accounts import AccountError
+    from .services.audit import Actor
+
+    try:
+        with connected(_settings()) as engine, session_scope(engine) as session:
+            user = session.scalar(sa.select(User).where(User.username == username))
+            if user is None:
+                raise click.ClickException(f"no user {username!r}")
+            change(session, Actor(None, f"cli:{os.environ.get('USER', 'unknown')}", "admin"), user)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@user.command("password")
+@click.argument("username")
+@click.password_option(help="New password (prompted when omitted).")
+def user_password(username, password) -> None:
+    """Set a user's password; ends all their sessions and revokes their API tokens."""
+    from .services.accounts import set_password
+
+    _change_user(username, lambda session, actor, u: set_password(session, actor, u, password))
+    click.echo(f"password of {username} changed; their sessions and tokens have ended")
+
+
+@user.command("deactivate")
+@click.argument("username")
+def user_deactivate(username) -> None:
+    """Deactivate a user; ends all their sessions and revokes their API tokens."""
+    from .services.accounts import set_active
+
+    _change_user(username, lambda session, actor, u: set_active(session, actor, u, False))
+    click.echo(f"{username} deactivated; their sessions and tokens have ended")
+
+
 # -- server -------------------------------------------------------------------------------
 
 

@@ -64,6 +64,7 @@ class Settings:
     workers: int = 2
     data_dir: Path = ROOT / "var"
     session_cookie_secure: bool = False
+    trusted_proxies: int = 0
     max_bbox_cells: int = 5000
     category_standard: str = CATEGORY_STANDARDS[0]
     photo_dir: Path = ROOT / "var" / "photos"
@@ -217,6 +218,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     max_photo_mb = integer("CITYGRID_MAX_PHOTO_MB", 10, 1, 50)
     max_pipe_radius_m = integer("CITYGRID_MAX_PIPE_RADIUS_M", 200, 1, 5000)
     secure_cookie = boolean("CITYGRID_SESSION_COOKIE_SECURE", run_env == "production")
+    trusted_proxies = integer("CITYGRID_TRUSTED_PROXIES", 0, 0, 5)
 
     demo_password = env.get("CITYGRID_DEMO_PASSWORD") or "citygrid-demo"
     if len(demo_password) < 8:
@@ -250,6 +252,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         workers=workers,
         data_dir=data_dir,
         session_cookie_secure=secure_cookie,
+        trusted_proxies=trusted_proxies,
         max_bbox_cells=max_bbox_cells,
         category_standard=category_standard,
         photo_dir=Path(env.get("CITYGRID_PHOTO_DIR") or data_dir / "photos"),

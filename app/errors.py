@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -118,6 +119,14 @@ class TooManyRequests(Problem):
     type_slug = "too-many-requests"
     title = "Too many requests"
 
+    def __init__(self, detail: str, *, retry_after: int | None = None, **ext: Any):
+        #: Seconds to wait, sent as the Retry-After header.
+        self.retry_after = retry_after
+        if retry_after is not None:
+            ext["retry_after"] = retry_after
+            self.headers = {"Retry-After": str(retry_after)}
+        super().__init__(detail, **ext)
+
 
 class ServiceUnavailable(Problem):
     """A service the answer needs (the database) cannot be reached now; retry shortly."""
@@ -147,10 +156,17 @@ class PayloadTooLarge(Problem):
     title = "Payload too large"
 
 
+#: A client's X-Request-ID is kept only if it is this short and plain (it is logged, echoed and
+#: stored in varchar(64) audit columns); anything else is replaced by a generated id.
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 def _request_id() -> str:
     rid = getattr(g, "request_id", None)
     if rid is None:
-        rid = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        rid = request.headers.get("X-Request-ID", "")
+        if not _CLIENT_REQUEST_ID.fullmatch(rid):
+            rid = uuid.uuid4().hex
         g.request_id = rid
     return rid
 

@@ -1,15 +1,19 @@
-"""Who is calling: session or bearer token; role checks; CSRF for cookie-authenticated writes."""
+"""Who is calling: server-side session (named by the signed cookie) or bearer token; role checks;
+CSRF for cookie-authenticated writes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from functools import wraps
 
 import sqlalchemy as sa
-from flask import Flask, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .db import get_session
+from .db import get_engine, get_session
 from .errors import Forbidden, Unauthorized, wants_html
 from .models import User
 from .services import accounts
@@ -30,27 +34,49 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
 
+    # X-Forwarded-For / -Proto are believed only from as many proxy hops as configured:
+    # with none, a client cannot choose the address that throttling and the audit log see.
+    hops = app.config["SETTINGS"].trusted_proxies
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+
     @app.before_request
     def _load_caller():
         g.user = None
         g.auth_via = None
         header = request.headers.get("Authorization", "")
+        db = get_session()
         if header.startswith("Bearer "):
-            user = accounts.user_for_token(get_session(), header[7:].strip())
-            if user is None:
+            found = accounts.caller_for_token(db, header[7:].strip())
+            if found is None:
                 raise Unauthorized("the bearer token is unknown, expired or revoked")
-            g.user, g.auth_via = user, "token"
+            g.user, g.auth_via = found[0], "token"
+            _touch_if_stale(found[1].last_used_at, token_id=found[1].id)
             return None
-        uid = session.get("uid")
-        if uid is not None:
-            user = get_session().get(User, uid)
-            if user is not None and user.active and session.get("pw") == user.password_hash[-16:]:
-                g.user, g.auth_via = user, "session"
+        sid = session.get("sid")
+        if sid is not None:
+            found = accounts.caller_for_session(db, sid) if isinstance(sid, str) else None
+            if found is not None:
+                g.user, g.auth_via = found[0], "session"
+                _touch_if_stale(found[1].last_seen_at, session_id=sid)
             else:
+                # Ended or expired: forget everything, the CSRF token included.
                 session.clear()
+        elif "uid" in session:
+            session.clear()  # a cookie from before server-side sessions
         if request.method not in ("GET", "HEAD", "OPTIONS") and request.endpoint not in _CSRF_FREE:
             csrf.protect()
         return None
+
+
+def _touch_if_stale(last: datetime | None, **which) -> None:
+    """Record use of a session or token at most every few minutes, in its own short transaction,
+    so that no request holds that row locked."""
+    if last is not None and datetime.now(timezone.utc) - last < accounts.TOUCH_EVERY:
+        return
+    with Session(get_engine()) as own:
+        accounts.touch(own, **which)
+        own.commit()
 
 
 # Endpoints that take credentials in the body and so have nothing for CSRF to protect.
@@ -62,22 +88,39 @@ def current_user() -> User | None:
     return getattr(g, "user", None)
 
 
-def current_actor() -> Actor:
-    """The caller as an audit actor."""
-    user = current_user()
-    rid = getattr(g, "request_id", None)
-    ip = request.remote_addr
+def client_address() -> str | None:
+    """The client's address as the app sees it (after ProxyFix, when configured)."""
+    return request.remote_addr
+
+
+def actor_for(user: User | None, name: str | None = None) -> Actor:
+    """``user`` (or an anonymous ``name``) as an audit actor, with this request's id and address."""
+    rid = getattr(g, "request_id", None)  # set first thing by app.errors
+    ip = client_address()
     if user is None:
-        return Actor(None, "anonymous", None, rid, ip)
+        return Actor(None, (name or "anonymous")[:64], None, rid, ip)
     return Actor(user.id, user.username, user.role, rid, ip)
 
 
+def current_actor() -> Actor:
+    """The caller as an audit actor."""
+    return actor_for(current_user())
+
+
 def login_user(user: User) -> None:
-    """Start a session for ``user``; a password change ends older sessions."""
+    """Start a server-side session for ``user`` and name it in a fresh cookie."""
+    row = accounts.start_session(get_session(), user, current_app.permanent_session_lifetime, client_address(),
+                                 request.headers.get("User-Agent"))
     session.clear()
-    session["uid"] = user.id
-    session["pw"] = user.password_hash[-16:]
+    session["sid"] = row.id
     session.permanent = True
+
+
+def logout_user() -> bool:
+    """End the current cookie session server-side and clear the cookie; False if none."""
+    sid = session.get("sid")
+    session.clear()
+    return isinstance(sid, str) and accounts.end_session(get_session(), sid, "logout")
 
 
 def roles_required(*roles: str) -> Callable:

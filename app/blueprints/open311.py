@@ -17,11 +17,13 @@ from grid.errors import GridError
 
 from .. import params
 from ..db import get_session
-from ..errors import BadRequest, Conflict, Forbidden, NotFound, Problem, unavailable_problem
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, Problem, TooManyRequests, unavailable_problem
 from ..models import User
+from ..security import client_address
 from ..services import cases as case_service
 from ..services import idempotency
 from ..services import open311 as o311
+from ..services import throttle
 from ..services.audit import Actor
 from ..services.photos import PhotoStore
 from ..services.workcal import load_calendar
@@ -129,7 +131,7 @@ def _error(exc: Exception):
         return resp
     if isinstance(exc, Problem):
         # Open311 knows 403 (api_key), 404 (not found) and 400 (anything else).
-        status = {401: 403, 403: 403, 404: 404}.get(exc.status, 400 if exc.status < 500 else exc.status)
+        status = {401: 403, 403: 403, 404: 404, 429: 429}.get(exc.status, 400 if exc.status < 500 else exc.status)
         detail = exc.detail
         fields = _problem_fields(exc)
         prefix = ", ".join(fields)
@@ -137,7 +139,9 @@ def _error(exc: Exception):
             detail = f"{prefix}: {detail}"
         if status >= 500:
             LOGGER.error("open311 %s failed: %s", request.path, detail)
-        return error_response(status, detail)
+        resp = error_response(status, detail)
+        resp.headers.update(exc.headers)
+        return resp
     if isinstance(exc, (GridError, GisError)):
         return error_response(400, str(exc))
     if isinstance(exc, HTTPException):
@@ -346,6 +350,24 @@ def _replay(db, user_id: int, key: str, digest: str, fmt: str) -> Response | Non
     return resp
 
 
+def _client_for_key(db, api_key: str | None):
+    """The Open311 client holding ``api_key``; guessing is throttled per client address."""
+    if not api_key:
+        raise Forbidden("api_key: invalid or missing api_key -- can't proceed with create_request")
+    attempt = [(throttle.OPEN311_KEY, client_address() or "?")]
+    wait = throttle.reserve(db, attempt)
+    db.commit()  # counted before the key is checked, visible to parallel guesses
+    if wait is not None:
+        raise TooManyRequests("api_key: too many invalid api_key attempts from this address; wait and retry",
+                              retry_after=wait)
+    client = o311.verify_key(db, api_key)
+    if client is None:
+        raise Forbidden("api_key: invalid or missing api_key -- can't proceed with create_request")
+    throttle.release(db, attempt)
+    db.commit()  # a valid key gives its place back, whatever the request does next
+    return client
+
+
 @bp.post(f"/requests.{FMT}")
 def create_request(fmt: str):
     """Create a service request (form-encoded, api_key required) → a case with source open311."""
@@ -355,9 +377,7 @@ def create_request(fmt: str):
         raise BadRequest("Content-Type: send application/x-www-form-urlencoded, as Open311 specifies",
                          field="Content-Type")
     form = request.form
-    client = o311.verify_key(db, form.get("api_key") or request.args.get("api_key"))
-    if client is None:
-        raise Forbidden("api_key: invalid or missing api_key -- can't proceed with create_request")
+    client = _client_for_key(db, form.get("api_key") or request.args.get("api_key"))
     unknown = sorted(k for k in form if k not in POST_FIELDS and not k.startswith("attribute["))
     if unknown:
         raise BadRequest(f"{unknown[0]}: not an Open311 POST requests argument", field=unknown[0])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import re
+
+from flask import Blueprint, current_app, jsonify
 
 from ..caseflow.machine import ACTIONS
 
@@ -79,6 +81,21 @@ SPEC = {
             }
         },
         "/api/v1/auth/me": _get("The caller's identity and role"),
+        "/api/v1/auth/tokens": _get(
+            "The caller's own API tokens: id, label, created, last used, expires, revoked (never the secret)",
+            content=_json({"type": "object", "properties": {"tokens": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "id": {"type": "integer"}, "label": {"type": ["string", "null"]},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+                    "expires_at": {"type": "string", "format": "date-time"},
+                    "revoked": {"type": "boolean"}}}}}}),
+        ),
+        "/api/v1/auth/tokens/{token_id}": {"delete": {
+            "summary": "Revoke one of the caller's API tokens (an admin may revoke anyone's)",
+            "security": [{"bearer": []}, {"session": []}],
+            "parameters": [_ID("token_id")],
+            "responses": {"204": {"description": "Revoked"}, "401": _PROBLEM, "404": _PROBLEM}}},
         "/api/v1/grid/locate": _get(
             "The unit grid cell, community, street, duty grid and inspector at a point",
             _LONLAT,
@@ -292,8 +309,27 @@ def spec() -> dict:
             module = importlib.import_module(f"{__package__}.{name}")
             SPEC["paths"].update(getattr(module, "OPENAPI_PATHS", {}))
             SPEC["components"]["schemas"].update(getattr(module, "OPENAPI_SCHEMAS", {}))
+        _declare_security(SPEC["paths"])
         _merged = True
     return SPEC
+
+
+_SECURITY = [{"bearer": []}, {"session": []}]
+
+
+def _declare_security(paths: dict) -> None:
+    """Every operation whose view requires a role (``roles_required`` marks it with
+    ``allowed_roles``) says so, whether or not its entry above remembered to."""
+    for rule in current_app.url_map.iter_rules():
+        view = current_app.view_functions[rule.endpoint]
+        if not hasattr(view, "allowed_roles"):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = paths.get(path, {}).get(method.lower())
+            if operation is not None:
+                operation.setdefault("security", _SECURITY)
+                operation["responses"].setdefault("401", _PROBLEM)
 
 
 @bp.get("/api/v1/openapi.json")

@@ -48,6 +48,8 @@ WIPE_ORDER = (
     "buildings",
     "duty_grid_cells",
     "duty_grids",
+    "user_sessions",
+    "throttle_counters",
     "api_tokens",
     "users",
     "departments",

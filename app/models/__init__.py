@@ -6,6 +6,7 @@ from .cases import Case, CaseEvent, CasePhoto, IdempotencyRecord, Open311Client
 from .catalog import CalendarDay, Category, RoutingRule, TimeLimit, WorkWindow
 from .grid import Cell, Community, District, DutyGrid, DutyGridCell, Street
 from .org import ApiToken, AuditEntry, Department, User
+from .signin import ThrottleCounter, UserSession
 
 __all__ = [
     "STORAGE_SRID",
@@ -36,5 +37,7 @@ __all__ = [
     "DutyGrid",
     "DutyGridCell",
     "Street",
+    "ThrottleCounter",
     "User",
+    "UserSession",
 ]

@@ -108,9 +108,10 @@ def grid(settings, db_session, tmp_path):
     dept = Department(code="municipal_roads", name="市政道路", district_code=settings.district_code)
     db_session.add(dept)
     users = {}
+    password_hash = hash_password(PASSWORD)  # salted once: scrypt is slow on purpose
     for role in ("inspector", "operator", "shift_leader", "dispatcher", "department",
                  "tax_officer", "leader", "admin"):
-        users[role] = User(username=f"t_{role}", display_name=f"测试{role}", password_hash=hash_password(PASSWORD),
+        users[role] = User(username=f"t_{role}", display_name=f"测试{role}", password_hash=password_hash,
                            role=role, district_code=settings.district_code,
                            department=dept if role == "department" else None, phone="13800000000")
         db_session.add(users[role])

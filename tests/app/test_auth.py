@@ -108,3 +108,17 @@ def test_repeated_failures_lock_sign_in_for_a_while(client, grid):
 def test_each_role_starts_on_its_page(client, grid, role, home):
     login(client, f"t_{role}")
     assert client.get("/").headers["Location"] == home
+
+
+def test_a_long_client_request_id_is_replaced_and_the_write_succeeds(client, grid, db_session):
+    admin = token_for(client, "t_admin")
+    week = {"windows": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}}
+    resp = client.put("/api/v1/calendar/windows", json=week, headers={**admin, "X-Request-ID": "r" * 200})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    generated = resp.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", generated)
+    row = db_session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "calendar.windows")).one()
+    assert row.request_id == generated
+    # Unsafe characters are not echoed either; a short plain id is kept.
+    assert client.get("/healthz", headers={"X-Request-ID": "a b;<x>"}).headers["X-Request-ID"] != "a b;<x>"
+    assert client.get("/healthz", headers={"X-Request-ID": "phone-7.retry_2"}).headers["X-Request-ID"] == "phone-7.retry_2"

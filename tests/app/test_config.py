@@ -34,3 +34,11 @@ def test_production_needs_secret_and_database(tmp_path):
     with pytest.raises(SettingsError) as err:
         load_settings({"CITYGRID_ENV": "production", "CITYGRID_DATA_DIR": str(tmp_path)})
     assert {p.split(":")[0] for p in err.value.problems} == {"DATABASE_URL", "CITYGRID_SECRET_KEY"}
+
+
+def test_trusted_proxies_is_a_small_hop_count(tmp_path):
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path)}).trusted_proxies == 0
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_TRUSTED_PROXIES": "1"}).trusted_proxies == 1
+    for bad in ("yes", "-1", "9"):
+        with pytest.raises(SettingsError, match="CITYGRID_TRUSTED_PROXIES"):
+            load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_TRUSTED_PROXIES": bad})
