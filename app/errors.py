@@ -121,6 +121,14 @@ class PayloadTooLarge(Problem):
     title = "Payload too large"
 
 
+class RequestTimeout(Problem):
+    """The client did not send its request body in time."""
+
+    status = 408
+    type_slug = "request-timeout"
+    title = "Request timeout"
+
+
 def _request_id() -> str:
     rid = getattr(g, "request_id", None)
     if rid is None:
