@@ -34,3 +34,12 @@ def test_production_needs_secret_and_database(tmp_path):
     with pytest.raises(SettingsError) as err:
         load_settings({"CITYGRID_ENV": "production", "CITYGRID_DATA_DIR": str(tmp_path)})
     assert {p.split(":")[0] for p in err.value.problems} == {"DATABASE_URL", "CITYGRID_SECRET_KEY"}
+
+
+def test_body_timeout_is_checked(tmp_path):
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path)}).body_timeout_s == 120
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_BODY_TIMEOUT_S": "5"}).body_timeout_s == 5
+    for bad in ("0", "soon"):
+        with pytest.raises(SettingsError) as err:
+            load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_BODY_TIMEOUT_S": bad})
+        assert "CITYGRID_BODY_TIMEOUT_S" in str(err.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from app.config import ROOT
@@ -233,6 +235,38 @@ def test_a_chunked_body_past_the_limit_gets_413(served):
     assert json.loads(body)["type"] == "/problems/payload-too-large"
 
 
+def test_a_multipart_report_with_photos_arrives_whole(served):
+    """The pre-read body reaches Flask intact: both photos read back with their sizes."""
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    from tests.app.test_cases_api import jpeg
+
+    server, settings, _, tokens, _, _, _ = served
+    x0, y0 = origin_xy(settings)
+    lon, lat = lonlat_of(settings, x0 + 80, y0 + 60)
+    photos = [jpeg(colour=(200, 30, 30)), jpeg(size=(400, 300), colour=(10, 200, 10))]
+    boundary, data = encode_multipart({
+        "data": json.dumps({"lon": lon, "lat": lat, "category": "E06010", "description": "带照片"}),
+        "photos": [FileStorage(io.BytesIO(p), f"p{i}.jpg", content_type="image/jpeg")
+                   for i, p in enumerate(photos)]})
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("POST", "/api/v1/cases", body=data, headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}", "Authorization": tokens["inspector"]})
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+    finally:
+        conn.close()
+    assert resp.status == 201, body
+    case_id = body["case"]["id"]
+    _, _, detail = server.get(f"/api/v1/cases/{case_id}", headers={"Authorization": tokens["dispatcher"]})
+    urls = [p["url"] for p in json.loads(detail)["photos"]]
+    sizes = sorted(Image.open(io.BytesIO(server.get(url, headers={"Authorization": tokens["dispatcher"]})[2])).size
+                   for url in urls)
+    assert sizes == [(64, 48), (400, 300)]
+
+
 def test_answers_name_no_server_software(served):
     server, _, _, tokens, _, _, _ = served
     for path in ("/healthz", "/login", "/api/v1/cases?page_size=1", "/no-such-page"):
@@ -252,3 +286,19 @@ def test_two_servers_do_not_share_a_control_socket_and_stop_with_streams_open(se
     stream.close()
     assert took < 5, "an open stream kept the server from stopping"
     assert stat.S_ISSOCK(ctl.stat().st_mode) and first.get("/healthz")[0] == 200
+
+
+def test_a_stream_queue_on_the_event_loop_that_overflows_is_told_to_resync():
+    """The hub's thread hands events to an asyncio stream; a backlog past the limit becomes one resync."""
+    import asyncio
+    import threading
+
+    async def run():
+        q = live.LoopQueue(asyncio.get_running_loop(), maxsize=3)
+        thread = threading.Thread(target=lambda: [q.put_threadsafe({"type": "case", "id": i}) for i in range(5)])
+        thread.start()
+        await asyncio.get_running_loop().run_in_executor(None, thread.join)
+        got = [await q.get(0.05) for _ in range(3)]
+        return got
+
+    assert asyncio.run(run()) == [live.RESYNC, {"type": "case", "id": 4}, None]
