@@ -133,7 +133,11 @@ class Front:
         if held:
             start = held[0]
             start["headers"] = [(n, v) for n, v in start["headers"] if n not in _DROP_ON_STREAM]
-            await self._stream(slot, start, receive, send)
+            if scope["method"] == "HEAD":
+                await send(start)
+                await send({"type": "http.response.body", "body": b""})
+            else:
+                await self._stream(slot, start, receive, send)
 
     def _wsgi(self, environ, start_response):
         body: _Body = environ["asgi.scope"][_BODY]

@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"{'server':<22} {'streams':>7} {'opened':>8}   /healthz ms: {'p50':>5} {'p99':>7} {'max':>7}   event reached (since the report was sent)")
+    print(f"{'server':<22} {'streams':>7} {'opened':>8}   /healthz ms: {'p50':>5} {'p99':>7} {'max':>7}   "
+          "event reached (since the report was sent)")
     for name, n, opened, ms, failed, reach in rows:
         print(f"{name:<22} {n:>7} {opened:>8}   {'':>12}{_fmt(ms, failed)}   {reach}")
     base_p99 = float(np.percentile(base_ms, 99)) if len(base_ms) else float("nan")
