@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 __all__ = [
     "CHANNEL",
     "MAX_PAYLOAD",
+    "SSE_HEARTBEAT",
     "SSE_OPENING",
     "Hub",
     "LiveError",
