@@ -49,6 +49,7 @@ serve: install db-up
 bench: install db-up
 	$(PY) bench/locate.py
 	$(PY) bench/assets.py
+	$(PY) bench/live.py
 
 clean:
 	-$(CITYGRID) db down

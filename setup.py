@@ -30,7 +30,13 @@ setup(
         "GeoAlchemy2>=0.15",
         "alembic>=1.13",
         "psycopg[binary]>=3.1",
-        "gunicorn>=22",
+        "gunicorn>=25.1",  # control_socket / control_socket_disable
+        # `citygrid serve`: gunicorn with uvicorn workers; Flask runs behind a2wsgi
+        "uvicorn>=0.30",
+        "uvicorn-worker>=0.4,<0.5",  # app/asgi_worker.py follows UvicornWorker._serve
+        "a2wsgi>=1.10",
+        "httptools>=0.6",
+        "uvloop>=0.19; sys_platform != 'win32'",
         "click>=8.1",
         "Pillow>=10",
     ],

@@ -358,8 +358,12 @@ def user_deactivate(username) -> None:
 @click.option("--host", help="Address to listen on (default CITYGRID_HOST or 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default CITYGRID_PORT or 5000).")
 @click.option("--workers", type=int, help="Worker processes (default CITYGRID_WORKERS or 2).")
-def serve(host, port, workers) -> None:
-    """Serve the application with gunicorn (a production WSGI server)."""
+@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Threads per worker for requests (open live streams and uploads in transit hold none).")
+@click.option("--control-socket", type=click.Path(dir_okay=False), default=None,
+              help="Path of gunicorn's control socket for gunicornc (default: none).")
+def serve(host, port, workers, threads, control_socket) -> None:
+    """Serve the application with gunicorn and uvicorn workers (ASGI; Flask runs in a thread pool)."""
     from gunicorn.app.base import BaseApplication
 
     settings = _settings()
@@ -372,20 +376,29 @@ def serve(host, port, workers) -> None:
             bind = f"{host or settings.host}:{port or settings.port}"
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers or settings.workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 8)
+            self.cfg.set("worker_class", "app.asgi_worker.Worker")
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", "-")
+            # gunicorn's default control socket is one path per user (~/.gunicorn/gunicorn.ctl):
+            # a second server would take it over and stopping either would remove it.
+            if control_socket:
+                self.cfg.set("control_socket", os.path.abspath(control_socket))
+            else:
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
-            return create_app()
+            from .asgi import Front
+
+            flask_app = create_app()
+            return Front(flask_app, max_body=flask_app.config["MAX_CONTENT_LENGTH"],
+                         body_timeout=settings.body_timeout_s, threads=threads)
 
     click.echo(f"serving {settings.district_name} on http://{host or settings.host}:{port or settings.port}")
     _Server().run()
 
 
 @main.command()
-@click.argument("name", type=click.Choice(["locate", "intake", "assets"]))
+@click.argument("name", type=click.Choice(["locate", "intake", "assets", "live"]))
 @click.argument("args", nargs=-1)
 def bench(name: str, args) -> None:
     """Run a benchmark from bench/ (prints ratios against its baseline)."""

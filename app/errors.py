@@ -156,18 +156,38 @@ class PayloadTooLarge(Problem):
     title = "Payload too large"
 
 
+class RequestTimeout(Problem):
+    """The client did not send its request body in time."""
+
+    status = 408
+    type_slug = "request-timeout"
+    title = "Request timeout"
+
+
 #: A client's X-Request-ID is kept only if it is this short and plain (it is logged, echoed and
 #: stored in varchar(64) audit columns); anything else is replaced by a generated id.
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+def request_id_from(client_value: str | None) -> str:
+    """The request id to use: the client's ``X-Request-ID`` if it is short and plain, else a new one.
+
+    Examples
+    --------
+    >>> request_id_from("phone-42.7")
+    'phone-42.7'
+    >>> len(request_id_from("x" * 65))
+    32
+    """
+    if client_value and _CLIENT_REQUEST_ID.fullmatch(client_value):
+        return client_value
+    return uuid.uuid4().hex
+
+
 def _request_id() -> str:
     rid = getattr(g, "request_id", None)
     if rid is None:
-        rid = request.headers.get("X-Request-ID", "")
-        if not _CLIENT_REQUEST_ID.fullmatch(rid):
-            rid = uuid.uuid4().hex
-        g.request_id = rid
+        rid = g.request_id = request_id_from(request.headers.get("X-Request-ID"))
     return rid
 
 

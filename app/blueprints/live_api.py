@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 
 from .. import params
 from ..caseflow.machine import OPEN_STATES
+from ..asgi import asgi_stream_slot
 from ..db import get_engine, get_session
 from ..errors import BadRequest
 from ..models import Case, Category, Department, User
@@ -50,23 +51,16 @@ LOCAL_TZ = timezone(timedelta(hours=8))
 # -- the stream --------------------------------------------------------------------------
 
 
-def _sse(event: dict[str, Any]) -> str:
-    kind = event.get("type", "case")
-    data = {k: v for k, v in event.items() if k != "type"}
-    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
-
-
 def _event_stream(hub: live.Hub, q, department: str | None, heartbeat: float) -> Iterator[str]:
     """SSE text for one client; the queue is dropped when the client goes (GeneratorExit)."""
     try:
-        # Browsers reconnect 3 s after a drop; the page reloads its view on reconnect.
-        yield "retry: 3000\n: connected\n\n"
+        yield live.SSE_OPENING
         while True:
             event = live.wait_for(q, heartbeat)
             if event is None:
-                yield ": heartbeat\n\n"
-            elif department is None or event.get("type") != "case" or event.get("department") == department:
-                yield _sse(event)
+                yield live.SSE_HEARTBEAT
+            elif live.visible_to(event, department):
+                yield live.sse_frame(event)
     finally:
         hub.unsubscribe(q)
 
@@ -80,11 +74,18 @@ def stream():
     if user.role == "department":
         department = user.department.code if user.department else ""
     hub = live.hub_for(get_engine().url)
-    q = hub.subscribe()
     heartbeat = float(current_app.config.get("LIVE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
-    # No stream_with_context: the request's database session is closed before streaming
-    # starts, so an open stream holds a thread but no pooled connection.
-    resp = Response(_event_stream(hub, q, department, heartbeat), mimetype="text/event-stream")
+    handoff = asgi_stream_slot(request.environ)
+    if handoff is not None:
+        # Under the ASGI server (`citygrid serve`) the stream runs on its event loop and
+        # holds no request thread: this answer only carries the checked scope to it.
+        resp = Response(headers=handoff.claim(hub, department, heartbeat))
+    else:
+        # Plain WSGI (tests, the development server). No stream_with_context: the request's
+        # database session is closed before streaming starts, so an open stream holds a
+        # thread but no pooled connection.
+        resp = Response(_event_stream(hub, hub.subscribe(), department, heartbeat))
+    resp.mimetype = "text/event-stream"
     resp.headers["Cache-Control"] = "no-cache, no-store"
     resp.headers["X-Accel-Buffering"] = "no"
     return resp

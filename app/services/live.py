@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -18,11 +19,16 @@ from sqlalchemy.orm import Session
 __all__ = [
     "CHANNEL",
     "MAX_PAYLOAD",
+    "SSE_HEARTBEAT",
+    "SSE_OPENING",
     "Hub",
     "LiveError",
+    "LoopQueue",
     "case_event",
     "hub_for",
     "notify",
+    "sse_frame",
+    "visible_to",
     "wait_for",
 ]
 
@@ -36,6 +42,11 @@ MAX_PAYLOAD = 7999
 QUEUE_SIZE = 500
 #: A stream is told to reload everything (it may have missed events) with this event.
 RESYNC = {"type": "resync"}
+
+#: The first text of every stream: browsers reconnect 3 s after a drop (the page then reloads its view).
+SSE_OPENING = "retry: 3000\n: connected\n\n"
+#: What keeps proxies from closing an idle stream.
+SSE_HEARTBEAT = ": heartbeat\n\n"
 
 _NOTIFY_SQL = sa.text("SELECT pg_notify(:channel, :payload)")
 
@@ -57,6 +68,30 @@ def case_event(case_id: int, number: str, state: str, light: str | None, departm
     """
     return {"id": case_id, "number": number, "state": state, "light": light,
             "department": department, "action": action, "at": at.isoformat()}
+
+
+def visible_to(event: dict[str, Any], department: str | None) -> bool:
+    """Whether a stream scoped to ``department`` (None: the whole district) gets ``event``.
+
+    Examples
+    --------
+    >>> visible_to({"type": "case", "department": "parks"}, "roads"), visible_to(RESYNC, "roads")
+    (False, True)
+    """
+    return department is None or event.get("type") != "case" or event.get("department") == department
+
+
+def sse_frame(event: dict[str, Any]) -> str:
+    """One Server-Sent Events message: ``event: <type>`` and the rest as JSON data.
+
+    Examples
+    --------
+    >>> sse_frame({"type": "case", "id": 7})
+    'event: case\\ndata: {"id":7}\\n\\n'
+    """
+    kind = event.get("type", "case")
+    data = {k: v for k, v in event.items() if k != "type"}
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
 def _payload(event: dict[str, Any]) -> str:
@@ -102,9 +137,13 @@ class Hub:
         self._stop = threading.Event()
         self.listening = threading.Event()
 
-    def subscribe(self) -> queue.Queue:
-        """A new queue that receives every event from now on (start the listener if needed)."""
-        q: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
+    def subscribe(self, q: queue.Queue | LoopQueue | None = None) -> queue.Queue | LoopQueue:
+        """``q`` (default: a new bounded queue) receives every event from now on.
+
+        The listener thread starts with the first subscriber.
+        """
+        if q is None:
+            q = queue.Queue(maxsize=QUEUE_SIZE)
         with self._lock:
             self._queues.add(q)
             if self._thread is None or not self._thread.is_alive():
@@ -113,7 +152,7 @@ class Hub:
                 self._thread.start()
         return q
 
-    def unsubscribe(self, q: queue.Queue) -> None:
+    def unsubscribe(self, q: queue.Queue | LoopQueue) -> None:
         """Stop delivering to ``q``."""
         with self._lock:
             self._queues.discard(q)
@@ -136,12 +175,10 @@ class Hub:
         with self._lock:
             targets = list(self._queues)
         for q in targets:
-            try:
-                q.put_nowait(event)
-            except queue.Full:
-                # The client stopped reading; rather than block everyone, drop its backlog.
-                _drain(q)
-                q.put_nowait(RESYNC)
+            if isinstance(q, LoopQueue):
+                q.put_threadsafe(event)
+            else:
+                _offer(q, event)
 
     def _run(self) -> None:
         import psycopg
@@ -174,12 +211,47 @@ class Hub:
         self.listening.clear()
 
 
-def _drain(q: queue.Queue) -> None:
-    while True:
+def _offer(q: queue.Queue | asyncio.Queue, event: dict[str, Any]) -> None:
+    """Put ``event`` on ``q``; a full queue is emptied and told to resync instead.
+
+    The client stopped reading: rather than block everyone, its backlog is dropped.
+    """
+    try:
+        q.put_nowait(event)
+    except (queue.Full, asyncio.QueueFull):
+        while True:
+            try:
+                q.get_nowait()
+            except (queue.Empty, asyncio.QueueEmpty):
+                break
+        q.put_nowait(RESYNC)
+
+
+class LoopQueue:
+    """A subscriber read by an asyncio event loop (the ASGI server's streams).
+
+    The hub's thread never touches the asyncio queue itself: each event is handed to the
+    loop with ``call_soon_threadsafe``, and the overflow rule of :meth:`Hub.publish`
+    (drop the backlog, send :data:`RESYNC`) runs there.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int = QUEUE_SIZE) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize)
+
+    def put_threadsafe(self, event: dict[str, Any]) -> None:
+        """Hand ``event`` over from any thread (ignored once the loop has closed)."""
         try:
-            q.get_nowait()
-        except queue.Empty:
-            return
+            self.loop.call_soon_threadsafe(_offer, self.queue, event)
+        except RuntimeError:  # the loop is closed: the stream is gone
+            pass
+
+    async def get(self, timeout: float) -> dict[str, Any] | None:
+        """The next event, or None after ``timeout`` seconds (a heartbeat is due)."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
 
 
 _HUBS: dict[str, Hub] = {}

@@ -42,3 +42,12 @@ def test_trusted_proxies_is_a_small_hop_count(tmp_path):
     for bad in ("yes", "-1", "9"):
         with pytest.raises(SettingsError, match="CITYGRID_TRUSTED_PROXIES"):
             load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_TRUSTED_PROXIES": bad})
+
+
+def test_body_timeout_is_checked(tmp_path):
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path)}).body_timeout_s == 120
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_BODY_TIMEOUT_S": "5"}).body_timeout_s == 5
+    for bad in ("0", "soon"):
+        with pytest.raises(SettingsError) as err:
+            load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_BODY_TIMEOUT_S": bad})
+        assert "CITYGRID_BODY_TIMEOUT_S" in str(err.value)
