@@ -114,17 +114,27 @@ class GuardedRequest(Request):
 
 
 class IdConverter(IntegerConverter):
-    """``<id:name>``: a row id, 1 to 2^63-1 (PostgreSQL bigint); any other number is a 404.
+    """``<id:name>``: the id of an ``integer`` key, 1 to 2^31-1; any other number is a 404.
 
-    The 404 is raised here rather than by not matching: werkzeug checks methods before
-    converters, so a non-match would be a 405 on some routes and a 404 on others.
+    ``<bigid:name>`` is the same for ``bigint`` keys (cases, photos, components). A number
+    beyond the column's range would reach PostgreSQL and fail there (a 500). The 404 is
+    raised here rather than by not matching: werkzeug checks methods before converters,
+    so a non-match would be a 405 on some routes and a 404 on others.
     """
+
+    largest = params.MAX_INT_ID
 
     def to_python(self, value: str) -> int:
         number = int(value)
-        if not 1 <= number <= params.MAX_ID:
-            raise NotFound(f"no resource has id {value[:40]}: ids run from 1 to {params.MAX_ID}")
+        if not 1 <= number <= self.largest:
+            raise NotFound(f"no resource has id {value[:40]}: ids run from 1 to {self.largest}")
         return number
+
+
+class BigIdConverter(IdConverter):
+    """``<bigid:name>``: the id of a ``bigint`` key, 1 to 2^63-1."""
+
+    largest = params.MAX_ID
 
 
 def _check_request_text() -> None:
@@ -141,7 +151,8 @@ def _check_request_text() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Install the request class, the ``id`` converter and the text check."""
+    """Install the request class, the ``id``/``bigid`` converters and the text check."""
     app.request_class = GuardedRequest
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["bigid"] = BigIdConverter
     app.before_request(_check_request_text)

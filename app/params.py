@@ -10,8 +10,10 @@ from flask import request
 
 from .errors import BadRequest
 
-#: Ids are PostgreSQL bigints; a larger number names nothing.
+#: The largest id of a bigint key (cases, events, photos, components) and of an integer
+#: key (everything else); a larger number names nothing and would fail in PostgreSQL.
 MAX_ID = 2**63 - 1
+MAX_INT_ID = 2**31 - 1
 #: Dates and times outside these years are typing errors, and near datetime's own limits
 #: arithmetic (a 90-day window, a time zone) overflows.
 MIN_YEAR, MAX_YEAR = 1970, 2100
@@ -84,14 +86,14 @@ def integer(name: str, lo: int, hi: int, default: int) -> int:
     return value
 
 
-def id_value(name: str) -> int | None:
-    """An optional id query parameter: a whole number from 1 to 2^63-1."""
+def id_value(name: str, largest: int = MAX_INT_ID) -> int | None:
+    """An optional id query parameter: a whole number from 1 to ``largest``."""
     raw = request.args.get(name)
     if raw is None or raw.strip() == "":
         return None
     raw = raw.strip()
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
-        raise BadRequest(f"'{name}' must be an id (a whole number from 1 to {MAX_ID}), got {raw[:40]!r}",
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 1 <= int(raw) <= largest:
+        raise BadRequest(f"'{name}' must be an id (a whole number from 1 to {largest}), got {raw[:40]!r}",
                          field=name)
     return int(raw)
 

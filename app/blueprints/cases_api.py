@@ -142,7 +142,7 @@ def resolve_category(db, settings, ref: Any) -> int:
         query = sa.select(Category.id).where(Category.standard_ref == settings.category_standard,
                                              Category.enabled.is_(True))
         if isinstance(ref, int) or (ref.isdigit() and len(ref) < 8):
-            if not 1 <= int(ref) <= params.MAX_ID:
+            if not 1 <= int(ref) <= params.MAX_INT_ID:
                 return None
             return db.scalar(query.where(Category.id == int(ref)))
         if len(ref) >= 5 and ref[0].upper() in "CE":
@@ -400,7 +400,7 @@ def list_cases():
     return jsonify({"items": items, "total": total, "page": page, "page_size": page_size})
 
 
-@bp.get("/cases/<id:case_id>")
+@bp.get("/cases/<bigid:case_id>")
 @roles_required()
 def read_case(case_id: int):
     """One case with its timeline, photos and the actions the caller may take."""
@@ -410,7 +410,7 @@ def read_case(case_id: int):
     return jsonify(case_detail(db, user, case, load_calendar(db)))
 
 
-@bp.post("/cases/<id:case_id>/actions")
+@bp.post("/cases/<bigid:case_id>/actions")
 @roles_required("inspector", "operator", "shift_leader", "dispatcher", "department")
 def act_on_case(case_id: int):
     """Take an action on a case: {"action": …, "version": …, …} (multipart for photos)."""
@@ -461,7 +461,7 @@ def act_on_case(case_id: int):
                     "case": case_detail(db, user, case, calendar)})
 
 
-@bp.get("/cases/<id:case_id>/photos/<id:photo_id>")
+@bp.get("/cases/<bigid:case_id>/photos/<bigid:photo_id>")
 @roles_required()
 def read_photo(case_id: int, photo_id: int):
     """A case photo, to callers who may see the case."""

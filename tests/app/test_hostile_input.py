@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import xml.etree.ElementTree as ET
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -104,7 +105,7 @@ def test_open311_nul_answers_in_its_own_format_and_stores_nothing(client, api, d
 BIG = "99999999999999999999"  # > 2^63 - 1
 
 
-def test_path_ids_beyond_bigint_are_404(client, api):
+def test_path_ids_beyond_the_key_range_are_404(client, api):
     for method, path in [
         ("get", f"/api/v1/cases/{BIG}"),
         ("post", f"/api/v1/cases/{BIG}/actions"),
@@ -116,12 +117,18 @@ def test_path_ids_beyond_bigint_are_404(client, api):
         ("get", f"/api/v1/categories/{BIG}"),
         ("get", f"/api/v1/cases/{2**63}"),
         ("get", "/api/v1/cases/0"),
+        # integer (not bigint) keys end at 2^31 - 1
+        ("get", f"/api/v1/cameras/{2**31}"),
+        ("patch", f"/api/v1/buildings/{2**31}"),
+        ("get", f"/api/v1/categories/{2**31}"),
+        ("delete", f"/api/v1/routing-rules/{2**31}"),
     ]:
         assert_problem(getattr(client, method)(path, headers=api["tokens"]["admin"], json={}), 404)
 
 
 def test_every_integer_path_variable_is_a_bounded_id(app):
-    """New routes must use <id:…>: a bare <int:…> lets 2^64 reach PostgreSQL (a 500)."""
+    """New routes must use <id:…> (<bigid:…> for bigint keys): a bare <int:…> lets 2^64 reach
+    PostgreSQL (a 500)."""
     from app.inbound import IdConverter
 
     loose = [f"{rule.rule} ({name})" for rule in app.url_map.iter_rules()
@@ -130,9 +137,11 @@ def test_every_integer_path_variable_is_a_bounded_id(app):
     assert loose == []
 
 
-def test_query_ids_beyond_bigint_are_400(client, api):
-    resp = client.get("/api/v1/routing-rules", query_string={"category_id": BIG}, headers=api["tokens"]["admin"])
-    assert_problem(resp, 400, "category_id")
+def test_query_and_body_ids_beyond_the_key_range_are_400(client, api):
+    for raw in (BIG, str(2**31)):
+        resp = client.get("/api/v1/routing-rules", query_string={"category_id": raw}, headers=api["tokens"]["admin"])
+        assert_problem(resp, 400, "category_id")
+    assert_problem(report(client, api, category=2**31), 400, "category")
     assert_problem(report(client, api, category=2**63 + 1), 400, "category")
 
 
@@ -241,3 +250,96 @@ def test_open311_media_url_uses_the_public_url_not_the_host_header(client, api, 
     number = created.get_json()["case"]["number"]
     item = client.get(f"/open311/v2/requests/{number}.json", headers={"Host": "evil.example"}).get_json()[0]
     assert item["media_url"].startswith(f"{settings.public_url}/api/v1/cases/"), item["media_url"]
+
+
+# -- "Done when": a bounded fuzz over the JSON API's string, number and id parameters -------
+
+#: Values that broke or nearly broke parsers, mixed into the generated ones.
+NASTY = ["", " ", "\x00", "-1", "0", "1e400", "-1e400", "NaN", "inf", "99999999999999999999", "1,2,3,4",
+         "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "\x1b[0m", "<x>&", "'; --", "2026-02-30"]
+#: Query parameters of GET endpoints (the layer contract, filters, paging).
+GETS = {
+    "/api/v1/grid/locate": ["lon", "lat", "crs"],
+    "/api/v1/grid/cells": ["bbox", "limit", "offset", "crs"],
+    "/api/v1/cases": ["state", "from", "to", "page", "page_size", "department", "category", "light", "cell"],
+    "/api/v1/categories": ["q", "kind", "standard"],
+    "/api/v1/routing-rules": ["category_id", "department"],
+    "/api/v1/calendar": ["year"],
+    "/api/v1/buildings": ["bbox", "bbox-crs", "limit", "offset"],
+    "/api/v1/buildings/at": ["lon", "lat", "crs"],
+    "/api/v1/cameras": ["bbox", "limit", "offset", "status"],
+    "/api/v1/pipelines": ["bbox", "cell", "limit", "class"],
+    "/api/v1/pipelines/near": ["lon", "lat", "radius", "crs"],
+    "/api/v1/components": ["bbox", "limit", "offset"],
+    "/open311/v2/requests.json": ["start_date", "end_date", "status", "service_code", "service_request_id",
+                                  "page", "page_size"],
+}
+#: Path templates with an id (or code) in them.
+PATHS = ["/api/v1/cases/{}", "/api/v1/cameras/{}", "/api/v1/buildings/{}", "/api/v1/pipelines/{}",
+         "/api/v1/components/{}", "/api/v1/categories/{}", "/api/v1/grid/cells/{}",
+         "/api/v1/calendar/days/{}", "/open311/v2/requests/{}.xml", "/api/v1/cases/1/photos/{}"]
+#: JSON bodies' fields by endpoint (the case under test gets {case} filled in).
+BODIES = {
+    "/api/v1/cases": ["lon", "lat", "crs", "category", "description", "address", "urgency", "reporter",
+                      "camera_id", "self_handled"],
+    "/api/v1/cases/{case}/actions": ["action", "version", "note", "outcome", "department", "inspector",
+                                     "hours", "duplicate_of"],
+    "/api/v1/auth/token": ["username", "password", "label"],
+    "/api/v1/inspectors/me/position": ["lon", "lat", "crs", "on_duty"],
+}
+OPEN311_POST = ["service_code", "lat", "long", "address_string", "description", "email", "first_name",
+                "media_url", "jurisdiction_id"]
+
+
+def test_fuzzed_parameters_never_answer_5xx(client, api):
+    """Hypothesis, derandomized and bounded (~200 requests): every answer is below 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    case = report(client, api).get_json()["case"]
+    text = st.one_of(st.sampled_from(NASTY), st.text(max_size=20))
+    integer = st.one_of(st.integers(min_value=-5, max_value=10**6), st.integers(min_value=2**31 - 2, max_value=2**31 + 2),
+                        st.integers(min_value=2**63 - 2, max_value=2**66))
+    number = st.one_of(integer, st.floats(allow_nan=True, allow_infinity=True))
+    query_value = st.one_of(text, number.map(str))
+    scalar = st.one_of(text, number, st.booleans(), st.none(), st.sampled_from(["\ud800", "a\udfff"]))
+    value = st.recursive(scalar, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+                         max_leaves=6)
+
+    def bounded(examples):
+        return settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                        suppress_health_check=list(HealthCheck), print_blob=False)
+
+    def fields(names, values):
+        return st.fixed_dictionaries({}, optional={name: values for name in names})
+
+    def check(resp):
+        assert resp.status_code < 500, (resp.request.path, resp.get_data(as_text=True))
+
+    @bounded(70)
+    @given(st.sampled_from(sorted(GETS)).flatmap(lambda url: st.tuples(st.just(url), fields(GETS[url], query_value))))
+    def query(example):
+        url, args = example
+        check(client.get(url, query_string=args, headers=api["tokens"]["admin"]))
+
+    @bounded(40)
+    @given(st.sampled_from(PATHS), st.one_of(query_value, integer))
+    def path(template, raw):
+        check(client.get(template.format(quote(str(raw), safe="")), headers=api["tokens"]["admin"]))
+
+    @bounded(70)
+    @given(st.sampled_from(sorted(BODIES)).flatmap(lambda url: st.tuples(st.just(url), fields(BODIES[url], value))))
+    def body(example):
+        url, data = example
+        role = "inspector" if "inspectors" in url else "operator"
+        # ensure_ascii: lone surrogates travel as \ud800 escapes, as a client would send them
+        check(client.post(url.format(case=case["id"]), headers=api["tokens"][role],
+                          **raw_json(json.dumps(data, ensure_ascii=True))))
+
+    @bounded(30)
+    @given(fields(OPEN311_POST, query_value))
+    def open311(form):
+        check(client.post("/open311/v2/requests.json", data={"api_key": API_KEY, **form}))
+
+    for probe in (query, path, body, open311):
+        probe()
