@@ -109,8 +109,10 @@ class GuardedRequest(Request):
         return data
 
     def _load_form_data(self) -> None:
+        # Checked when first read, so that a refused request's body is never parsed.
         super()._load_form_data()
         self._check_streamed_size()
+        check_texts(self.form)
 
 
 class IdConverter(IntegerConverter):
@@ -137,17 +139,19 @@ class BigIdConverter(IdConverter):
     largest = params.MAX_ID
 
 
-def _check_request_text() -> None:
-    """Refuse NUL / lone surrogates in any path, query or form value (or name) with a 400."""
-    sources = [request.view_args or {}, request.args]
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        sources.append(request.form)
-    for values in sources:
-        items = values.items(multi=True) if hasattr(values, "getlist") else values.items()
-        for name, value in items:
-            params.check_text(name, name[:64])
-            if isinstance(value, str):
-                params.check_text(value, name)
+def check_texts(values) -> None:
+    """Refuse NUL / lone surrogates in any name or value of a mapping (400 naming it)."""
+    items = values.items(multi=True) if hasattr(values, "getlist") else values.items()
+    for name, value in items:
+        params.check_text(name, name[:64])
+        if isinstance(value, str):
+            params.check_text(value, name)
+
+
+def _check_path_and_query() -> None:
+    # Form fields are checked when the form is parsed (GuardedRequest._load_form_data).
+    check_texts(request.view_args or {})
+    check_texts(request.args)
 
 
 def init_app(app: Flask) -> None:
@@ -155,4 +159,4 @@ def init_app(app: Flask) -> None:
     app.request_class = GuardedRequest
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["bigid"] = BigIdConverter
-    app.before_request(_check_request_text)
+    app.before_request(_check_path_and_query)
