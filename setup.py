@@ -41,7 +41,7 @@ setup(
         "Pillow>=10",
     ],
     extras_require={
-        "test": ["pytest>=8", "playwright>=1.45"],
+        "test": ["pytest>=8", "playwright>=1.45", "hypothesis>=6.100"],
     },
     entry_points={"console_scripts": ["citygrid=app.cli:main"]},
 )

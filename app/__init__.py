@@ -73,11 +73,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.config.update(config)
 
-    from . import csp, db, errors, security
+    from . import csp, db, errors, inbound, security
     from .blueprints import register_blueprints
 
     db.init_app(app, engine)
     errors.register_error_handlers(app)
+    inbound.init_app(app)  # before the blueprints: their routes use the <id:…> converter
     security.init_app(app)
     csp.init_app(app)
     Babel(app, locale_selector=select_locale)

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,6 +73,7 @@ class Settings:
     max_photo_bytes: int = 10 * 1024 * 1024
     max_photos: int = 9
     max_pipe_radius_m: int = 200
+    public_url: str = "http://127.0.0.1:5000"
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -222,6 +224,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     secure_cookie = boolean("CITYGRID_SESSION_COOKIE_SECURE", run_env == "production")
     trusted_proxies = integer("CITYGRID_TRUSTED_PROXIES", 0, 0, 5)
 
+    # Absolute links (Open311 discovery, media_url) are built from this, never from the
+    # client's Host header, which anyone can set.
+    public_url = (env.get("CITYGRID_PUBLIC_URL") or "").strip().rstrip("/")
+    if not public_url:
+        if run_env == "production":
+            problems.append("CITYGRID_PUBLIC_URL: required when CITYGRID_ENV=production "
+                            "(the https:// address clients reach this server at)")
+        host = env.get("CITYGRID_HOST") or "127.0.0.1"
+        public_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    else:
+        parts = urlsplit(public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            problems.append(f"CITYGRID_PUBLIC_URL={public_url!r}: expected an http(s) URL such as "
+                            "https://city.example.cn (no query or fragment)")
+
     demo_password = env.get("CITYGRID_DEMO_PASSWORD") or "citygrid-demo"
     if len(demo_password) < 8:
         problems.append("CITYGRID_DEMO_PASSWORD: at least 8 characters")
@@ -261,4 +278,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         photo_dir=Path(env.get("CITYGRID_PHOTO_DIR") or data_dir / "photos"),
         max_photo_bytes=max_photo_mb * 1024 * 1024,
         max_pipe_radius_m=max_pipe_radius_m,
+        public_url=public_url,
     )

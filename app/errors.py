@@ -191,10 +191,26 @@ def _request_id() -> str:
     return rid
 
 
+def encodable(value: Any) -> Any:
+    """``value`` with every string made UTF-8 encodable (lone surrogates → ``\\udXXX``).
+
+    Problems echo what the client sent (a field name, a path, a value in the detail); a
+    lone surrogate from a JSON ``"\\ud800"`` would make the error response itself fail.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encodable(v) for v in value]
+    return value
+
+
 def problem_response(body: dict[str, Any]):
     """Turn a problem dict into a Flask response with the right media type."""
     body.setdefault("instance", request.path)
     body["request_id"] = _request_id()
+    body = encodable(body)
     resp = jsonify(body)
     resp.status_code = body["status"]
     resp.mimetype = PROBLEM_JSON
@@ -270,7 +286,7 @@ def register_error_handlers(app: Flask) -> None:
 def _html_error(status: int, title: str, detail: str):
     from flask import render_template
 
-    return render_template("error.html", status=status, title=title, detail=detail), status
+    return render_template("error.html", status=status, title=encodable(title), detail=encodable(detail)), status
 
 
 def _forget_database_state() -> None:

@@ -87,6 +87,7 @@ def bench_env(url: str, data_dir: str) -> dict[str, str]:
     """Environment of both server subprocesses: production settings on the bench database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITYGRID_") or k == "CITYGRID_PG_PORT"}
     env.update(DATABASE_URL=url, CITYGRID_ENV="production", CITYGRID_SECRET_KEY=SECRET,
+               CITYGRID_PUBLIC_URL="http://127.0.0.1",
                CITYGRID_DATA_DIR=data_dir, PYTHONPATH=str(ROOT))
     return env
 

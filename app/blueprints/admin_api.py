@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, jsonify, request
 from sqlalchemy.dialects.postgresql import insert
 
+from .. import params
 from ..caseflow.worktime import WorkCalendar, WorkTimeError
 from ..db import get_session
 from ..errors import BadRequest, NotFound
@@ -28,10 +29,7 @@ def _json_object() -> dict:
 
 
 def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(f"{text!r} is not a date (YYYY-MM-DD)", field="date") from None
+    return params.parse_day(text, "date")
 
 
 @bp.get("/calendar")
@@ -39,7 +37,7 @@ def _day(text: str) -> date:
 def read_calendar():
     """Work windows per weekday and the holidays / make-up working days of a year."""
     db = get_session()
-    year = request.args.get("year", type=int) or date.today().year
+    year = params.integer("year", params.MIN_YEAR, params.MAX_YEAR, date.today().year)
     windows: dict[str, list[list[str]]] = {d: [] for d in WEEKDAYS}
     for w in db.scalars(sa.select(WorkWindow).order_by(WorkWindow.weekday, WorkWindow.starts)):
         windows[WEEKDAYS[w.weekday]].append([w.starts.strftime("%H:%M"), w.ends.strftime("%H:%M")])

@@ -44,7 +44,7 @@ def _label(labels: dict[str, str], key: str | None) -> str:
     return _(labels[key]) if key in labels else (key or "")
 
 
-@bp.get("/buildings/<int:building_id>")
+@bp.get("/buildings/<id:building_id>")
 @roles_required()
 def building_page(building_id: int):
     """One building for every signed-in staff role."""

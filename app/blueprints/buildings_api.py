@@ -93,7 +93,7 @@ def building_at():
     return layer_http.geojson(feature)
 
 
-@bp.get("/buildings/<int:building_id>")
+@bp.get("/buildings/<id:building_id>")
 @roles_required()
 def read_building(building_id: int):
     """One building with its cases (paged), the cameras seeing it and its components."""
@@ -118,7 +118,7 @@ def create_building():
     return resp
 
 
-@bp.patch("/buildings/<int:building_id>")
+@bp.patch("/buildings/<id:building_id>")
 @roles_required("admin")
 def update_building(building_id: int):
     """Change some attributes and/or the footprint; the whole result is checked again."""
@@ -136,7 +136,7 @@ def update_building(building_id: int):
     return layer_http.geojson(_found(building_id))
 
 
-@bp.delete("/buildings/<int:building_id>")
+@bp.delete("/buildings/<id:building_id>")
 @roles_required("admin")
 def delete_building(building_id: int):
     """Remove a building (its components keep existing, unlinked)."""

@@ -146,7 +146,7 @@ def list_cameras():
     return layer_http.collection(features, total, "cameras_api.list_cameras", limit, offset)
 
 
-@bp.get("/<int:camera_id>")
+@bp.get("/<id:camera_id>")
 @roles_required()
 def read_camera(camera_id: int):
     """One camera as a GeoJSON Feature."""
@@ -192,7 +192,7 @@ def create_camera():
     return resp
 
 
-@bp.patch("/<int:camera_id>")
+@bp.patch("/<id:camera_id>")
 @roles_required("admin")
 def update_camera(camera_id: int):
     """Change fields and/or the point of a camera (admin); the FOV follows."""
@@ -212,7 +212,7 @@ def update_camera(camera_id: int):
     return layer_http.geojson(camera_service.camera_feature(db, camera_id))
 
 
-@bp.delete("/<int:camera_id>")
+@bp.delete("/<id:camera_id>")
 @roles_required("admin")
 def delete_camera(camera_id: int):
     """Remove a camera (admin)."""

@@ -17,7 +17,7 @@ from gis import crs as gcrs
 from gis.errors import UnknownCRSError
 from grid.deviceid import InvalidDeviceIdError, parse_device_id
 
-from .. import params
+from .. import inbound, params
 from ..db import get_session
 from ..errors import BadRequest, Conflict, NotFound, ValidationProblem
 from ..models import Case, CaseEvent, CasePhoto, Category, Department, User
@@ -56,7 +56,7 @@ def _body() -> tuple[dict[str, Any], list[bytes]]:
         data: dict[str, Any] = {}
         if "data" in request.form:
             try:
-                data = json.loads(request.form["data"])
+                data = inbound.load_json(request.form["data"], field="data")
             except ValueError:
                 raise BadRequest("form field 'data' is not valid JSON", field="data") from None
             if not isinstance(data, dict):
@@ -70,6 +70,23 @@ def _body() -> tuple[dict[str, Any], list[bytes]]:
                              field=sorted(unknown_files)[0])
         return data, [f.read() for f in request.files.getlist("photos")]
     raise BadRequest("send application/json or multipart/form-data", field="Content-Type")
+
+
+#: Action fields that name something by text (the state machine compares them as text).
+ACTION_TEXT_FIELDS = {"note": case_service.MAX_DESCRIPTION, "outcome": 32, "department": 64, "inspector": 64}
+
+
+def _action_fields(data: dict[str, Any]) -> None:
+    """Text action fields must be text (or null): a list, object or number names nothing."""
+    for name, limit in ACTION_TEXT_FIELDS.items():
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise BadRequest(f"'{name}' must be text", field=name)
+        if value is not None and len(value) > limit:
+            raise BadRequest(f"'{name}' has {len(value)} characters; at most {limit}", field=name)
+    ref = data.get("duplicate_of")
+    if isinstance(ref, int) and not isinstance(ref, bool) and not 1 <= ref <= params.MAX_ID:
+        raise BadRequest("'duplicate_of' must name another existing case (id or number)", field="duplicate_of")
 
 
 def _reject_unknown(data: dict[str, Any], allowed: set[str]) -> None:
@@ -125,6 +142,8 @@ def resolve_category(db, settings, ref: Any) -> int:
         query = sa.select(Category.id).where(Category.standard_ref == settings.category_standard,
                                              Category.enabled.is_(True))
         if isinstance(ref, int) or (ref.isdigit() and len(ref) < 8):
+            if not 1 <= int(ref) <= params.MAX_INT_ID:
+                return None
             return db.scalar(query.where(Category.id == int(ref)))
         if len(ref) >= 5 and ref[0].upper() in "CE":
             kind = "component" if ref[0].upper() == "C" else "event"
@@ -351,12 +370,8 @@ def list_cases():
         query = query.join(Department, Department.id == Case.department_id).where(
             Department.code.in_(request.args["department"].split(",")))
     for name, op in (("from", "__ge__"), ("to", "__lt__")):
-        raw = request.args.get(name)
-        if raw:
-            try:
-                when = datetime.fromisoformat(raw)
-            except ValueError:
-                raise BadRequest(f"'{name}' must be an ISO 8601 date or time", field=name) from None
+        when = params.timestamp(name)
+        if when is not None:
             query = query.where(getattr(Case.reported_at, op)(when))
     if request.args.get("mine") == "1" and user.role == "inspector":
         query = query.where(Case.assignee_id == user.id, Case.state.in_(("verifying", "checking")))
@@ -380,7 +395,7 @@ def list_cases():
     return jsonify({"items": items, "total": total, "page": page, "page_size": page_size})
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<bigid:case_id>")
 @roles_required()
 def read_case(case_id: int):
     """One case with its timeline, photos and the actions the caller may take."""
@@ -390,7 +405,7 @@ def read_case(case_id: int):
     return jsonify(case_detail(db, user, case, load_calendar(db)))
 
 
-@bp.post("/cases/<int:case_id>/actions")
+@bp.post("/cases/<bigid:case_id>/actions")
 @roles_required("inspector", "operator", "shift_leader", "dispatcher", "department")
 def act_on_case(case_id: int):
     """Take an action on a case: {"action": …, "version": …, …} (multipart for photos)."""
@@ -415,6 +430,7 @@ def act_on_case(case_id: int):
         photos = [check_photo(i, raw, settings.max_photo_bytes) for i, raw in enumerate(raw_photos)]
     except PhotoError as exc:
         raise BadRequest(str(exc), field=f"photos[{exc.index}]") from None
+    _action_fields(data)
     if "hours" in data and isinstance(data["hours"], str):
         try:
             data["hours"] = float(data["hours"])
@@ -439,7 +455,7 @@ def act_on_case(case_id: int):
                     "case": case_detail(db, user, case, calendar)})
 
 
-@bp.get("/cases/<int:case_id>/photos/<int:photo_id>")
+@bp.get("/cases/<bigid:case_id>/photos/<bigid:photo_id>")
 @roles_required()
 def read_photo(case_id: int, photo_id: int):
     """A case photo, to callers who may see the case."""

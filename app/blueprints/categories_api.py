@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from .. import params
 from ..db import get_session
 from ..errors import BadRequest, NotFound, ValidationProblem
 from ..security import current_actor, current_user, roles_required
@@ -53,7 +54,7 @@ def list_categories():
     return jsonify({"standard": standard, "active_standard": settings.category_standard, "tree": tree})
 
 
-@bp.get("/categories/<int:category_id>")
+@bp.get("/categories/<id:category_id>")
 @roles_required()
 def get_category(category_id: int):
     """One category with its time limits."""
@@ -63,7 +64,7 @@ def get_category(category_id: int):
         raise _problem(exc) from None
 
 
-@bp.patch("/categories/<int:category_id>")
+@bp.patch("/categories/<id:category_id>")
 @roles_required("admin")
 def patch_category(category_id: int):
     """Admin edit: default department, auto-dispatch, enabled, radius, names, time limits."""
@@ -78,22 +79,12 @@ def patch_category(category_id: int):
     return jsonify(cat_service.category_detail(db, category_id))
 
 
-def _optional_int(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a whole number; got {raw!r}", field=name) from None
-
-
 @bp.get("/routing-rules")
 @roles_required("admin", "dispatcher")
 def get_rules():
     """Routing rules, optionally of one category or department."""
     rules = routing_service.list_rules(
-        get_session(), category_id=_optional_int("category_id"), department_code=request.args.get("department") or None
+        get_session(), category_id=params.id_value("category_id"), department_code=request.args.get("department") or None
     )
     return jsonify({"rules": [routing_service.rule_dict(r) for r in rules]})
 
@@ -132,7 +123,7 @@ def post_rule():
     return resp
 
 
-@bp.delete("/routing-rules/<int:rule_id>")
+@bp.delete("/routing-rules/<id:rule_id>")
 @roles_required("admin")
 def remove_rule(rule_id: int):
     """Delete a routing rule."""

@@ -65,7 +65,7 @@ def list_components():
     return layer_http.collection(features, total, "components_api.list_components", lim, off)
 
 
-@bp.get("/components/<int:component_id>")
+@bp.get("/components/<bigid:component_id>")
 @roles_required()
 def read_component(component_id: int):
     """One component with its cases (newest first, paged)."""
@@ -96,7 +96,7 @@ def create_component():
     return resp
 
 
-@bp.patch("/components/<int:component_id>")
+@bp.patch("/components/<bigid:component_id>")
 @roles_required("admin", "department")
 def update_component(component_id: int):
     """Change a component (admin), or the status of one the caller's department maintains."""
@@ -122,7 +122,7 @@ def update_component(component_id: int):
     return layer_http.geojson(_found(component_id))
 
 
-@bp.delete("/components/<int:component_id>")
+@bp.delete("/components/<bigid:component_id>")
 @roles_required("admin")
 def delete_component(component_id: int):
     """Remove a component (cases about it keep their history)."""

@@ -373,7 +373,7 @@ def _event_details(data: dict[str, Any] | None, dept_names: dict[str, str], name
     return out
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<bigid:case_id>")
 @roles_required()
 def case_page(case_id: int):
     """One case in full: map, photos, timeline, deadlines and light, and the caller's actions."""

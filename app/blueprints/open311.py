@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -61,6 +62,9 @@ FIELD_NAMES = {
 LIST_ITEMS = {"formats": "format", "endpoints": "endpoint", "attributes": "attribute", "values": "value"}
 MAX_IDS = 1000
 MAX_MEDIA_URLS = 9
+#: Characters XML 1.0 cannot carry at all (C0 controls but tab/LF/CR, surrogates, U+FFFE/F):
+#: one of them in a stored description would make the whole document unreadable.
+XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -78,7 +82,7 @@ def _fill(element: ET.Element, value: Any) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = XML_FORBIDDEN.sub("", str(value))
 
 
 def render(fmt: str, data: Any, root: str, item: str | None = None, status: int = 200) -> Response:
@@ -159,8 +163,17 @@ def _jurisdiction(values) -> None:
                        field="jurisdiction_id")
 
 
+def public_url(path: str) -> str:
+    """The absolute URL of an app path, on the configured CITYGRID_PUBLIC_URL.
+
+    Never from the request's Host header: a client could make the links others receive
+    point anywhere.
+    """
+    return current_app.config["SETTINGS"].public_url + path.removeprefix(request.script_root)
+
+
 def _photo_url(case_id: int, photo_id: int) -> str:
-    return url_for("cases_api.read_photo", case_id=case_id, photo_id=photo_id, _external=True)
+    return public_url(url_for("cases_api.read_photo", case_id=case_id, photo_id=photo_id))
 
 
 # -- discovery and services ---------------------------------------------------------------
@@ -168,7 +181,7 @@ def _photo_url(case_id: int, photo_id: int) -> str:
 
 def _discovery() -> dict[str, Any]:
     settings = current_app.config["SETTINGS"]
-    base = request.host_url.rstrip("/") + bp.url_prefix
+    base = public_url(bp.url_prefix)
     return {
         "changeset": CHANGESET,
         "contact": f"{settings.district_name} 数字化城市管理监督指挥中心 (digital city management centre)",
@@ -237,8 +250,8 @@ def _request_query() -> o311.RequestQuery:
         if status not in ("open", "closed"):
             raise BadRequest(f"status: {status!r} is not a status; use open or closed", field="status")
     start_raw, end_raw = request.args.get("start_date"), request.args.get("end_date")
-    start = o311.parse_datetime(start_raw, "start_date") if start_raw else None
-    end = o311.parse_datetime(end_raw, "end_date") if end_raw else None
+    start = params.parse_timestamp(start_raw, "start_date", o311.LOCAL_TZ) if start_raw else None
+    end = params.parse_timestamp(end_raw, "end_date", o311.LOCAL_TZ) if end_raw else None
     if start is None and end is None:
         end = case_service.now_utc()
     if start is None:

@@ -124,7 +124,7 @@ def create_pipeline():
     return resp
 
 
-@bp.get("/<int:pipeline_id>")
+@bp.get("/<id:pipeline_id>")
 @roles_required()
 def read_pipeline(pipeline_id: int):
     """One segment as a GeoJSON Feature."""
@@ -134,7 +134,7 @@ def read_pipeline(pipeline_id: int):
     return layer_http.geojson(found)
 
 
-@bp.patch("/<int:pipeline_id>")
+@bp.patch("/<id:pipeline_id>")
 @roles_required("admin")
 def update_pipeline(pipeline_id: int):
     """Change some fields and/or the geometry of a segment (admin); the whole result is re-checked."""
@@ -153,7 +153,7 @@ def update_pipeline(pipeline_id: int):
     return layer_http.geojson(svc.feature(db, pipeline_id))
 
 
-@bp.delete("/<int:pipeline_id>")
+@bp.delete("/<id:pipeline_id>")
 @roles_required("admin")
 def delete_pipeline(pipeline_id: int):
     """Remove a segment (admin)."""

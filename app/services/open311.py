@@ -18,7 +18,6 @@ from gis import crs as gcrs
 
 from ..caseflow.machine import TERMINAL_STATES
 from ..config import Settings
-from ..errors import BadRequest
 from ..models import Case, CaseEvent, CasePhoto, Category, District, Open311Client, User
 from .accounts import add_user
 from .audit import Actor, record
@@ -35,7 +34,6 @@ __all__ = [
     "key_digest",
     "list_services",
     "open311_status",
-    "parse_datetime",
     "query_requests",
     "request_dicts",
     "service_dict",
@@ -257,29 +255,6 @@ def open311_status(state: str) -> str:
     ('open', 'closed')
     """
     return "closed" if state in CLOSED_STATES else "open"
-
-
-def parse_datetime(raw: str, field: str) -> datetime:
-    """A W3C / ISO 8601 date or time; without a zone it is taken as the district's local time.
-
-    Examples
-    --------
-    >>> parse_datetime("2026-11-01T08:00:00Z", "start_date").isoformat()
-    '2026-11-01T08:00:00+00:00'
-    >>> parse_datetime("2026-11-01", "end_date").isoformat()
-    '2026-11-01T00:00:00+08:00'
-    >>> parse_datetime("yesterday", "start_date")
-    Traceback (most recent call last):
-    ...
-    app.errors.BadRequest: start_date: 'yesterday' is not an ISO 8601 date or time (e.g. 2026-11-01T00:00:00Z)
-    """
-    try:
-        value = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise BadRequest(
-            f"{field}: {raw!r} is not an ISO 8601 date or time (e.g. 2026-11-01T00:00:00Z)", field=field
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=LOCAL_TZ)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ def test_every_bad_variable_is_listed(tmp_path):
 def test_production_needs_secret_and_database(tmp_path):
     with pytest.raises(SettingsError) as err:
         load_settings({"CITYGRID_ENV": "production", "CITYGRID_DATA_DIR": str(tmp_path)})
-    assert {p.split(":")[0] for p in err.value.problems} == {"DATABASE_URL", "CITYGRID_SECRET_KEY"}
+    assert {p.split(":")[0] for p in err.value.problems} == {"DATABASE_URL", "CITYGRID_SECRET_KEY",
+                                                             "CITYGRID_PUBLIC_URL"}
 
 
 def test_trusted_proxies_is_a_small_hop_count(tmp_path):
@@ -51,3 +52,17 @@ def test_body_timeout_is_checked(tmp_path):
         with pytest.raises(SettingsError) as err:
             load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_BODY_TIMEOUT_S": bad})
         assert "CITYGRID_BODY_TIMEOUT_S" in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["city.example.cn", "ftp://city.example.cn", "https://", "https://a.cn/?x=1"])
+def test_public_url_must_be_an_http_url(tmp_path, value):
+    with pytest.raises(SettingsError) as err:
+        load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_PUBLIC_URL": value})
+    assert [p.split("=")[0] for p in err.value.problems] == ["CITYGRID_PUBLIC_URL"]
+
+
+def test_public_url_default_and_trailing_slash(tmp_path):
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_PORT": "8080"}).public_url == \
+        "http://127.0.0.1:8080"
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_PUBLIC_URL": "https://city.example.cn/"}
+                         ).public_url == "https://city.example.cn"

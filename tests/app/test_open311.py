@@ -99,12 +99,13 @@ def test_ensure_client_stores_only_the_key_hash_and_is_idempotent(db_session, o3
 # -- discovery and services ---------------------------------------------------------------
 
 
-def test_discovery_json_and_xml(client, o311):
-    body = client.get(f"{BASE}/discovery.json").get_json()
+def test_discovery_json_and_xml(client, o311, settings):
+    # The Host header is the client's to set: links come from CITYGRID_PUBLIC_URL instead.
+    body = client.get(f"{BASE}/discovery.json", headers={"Host": "evil.example"}).get_json()
     assert body["changeset"] and body["contact"] and body["key_service"]
     (endpoint,) = body["endpoints"]
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
-    assert endpoint["url"] == "http://localhost/open311/v2"
+    assert endpoint["url"] == f"{settings.public_url}/open311/v2" != "http://evil.example/open311/v2"
     assert endpoint["type"] == "production"
     assert set(endpoint["formats"]) == {"text/xml", "application/json"}
     root = xml(client.get(f"{BASE}/discovery.xml"))
@@ -394,7 +395,7 @@ def test_a_standard_client_walk(client, db_session, o311, settings):
     disco = xml(client.get(f"{BASE}/discovery.xml"))
     endpoint = disco.find("endpoints/endpoint")
     assert "text/xml" in [f.text for f in endpoint.findall("formats/format")]
-    base = endpoint.findtext("url").removeprefix("http://localhost")
+    base = endpoint.findtext("url").removeprefix(settings.public_url)
     services = xml(client.get(f"{base}/services.xml"))
     service = next(s for s in services.findall("service") if s.findtext("metadata") == "false")
     code = service.findtext("service_code")
