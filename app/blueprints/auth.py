@@ -161,7 +161,7 @@ def list_tokens():
     return jsonify({"tokens": [_token_json(t) for t in accounts.tokens_of(get_session(), current_user())]})
 
 
-@bp.delete("/api/v1/auth/tokens/<int:token_id>")
+@bp.delete("/api/v1/auth/tokens/<id:token_id>")
 @roles_required()
 def revoke_token(token_id: int):
     """Revoke one of the caller's tokens (an admin: anyone's)."""
