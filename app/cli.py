@@ -364,37 +364,14 @@ def user_deactivate(username) -> None:
               help="Path of gunicorn's control socket for gunicornc (default: none).")
 def serve(host, port, workers, threads, control_socket) -> None:
     """Serve the application with gunicorn and uvicorn workers (ASGI; Flask runs in a thread pool)."""
-    from gunicorn.app.base import BaseApplication
+    from . import create_app, server
 
     settings = _settings()
     _engine(settings).dispose()
-
-    from . import create_app
-
-    class _Server(BaseApplication):
-        def load_config(self):
-            bind = f"{host or settings.host}:{port or settings.port}"
-            self.cfg.set("bind", bind)
-            self.cfg.set("workers", workers or settings.workers)
-            self.cfg.set("worker_class", "app.asgi_worker.Worker")
-            self.cfg.set("timeout", 60)
-            self.cfg.set("accesslog", "-")
-            # gunicorn's default control socket is one path per user (~/.gunicorn/gunicorn.ctl):
-            # a second server would take it over and stopping either would remove it.
-            if control_socket:
-                self.cfg.set("control_socket", os.path.abspath(control_socket))
-            else:
-                self.cfg.set("control_socket_disable", True)
-
-        def load(self):
-            from .asgi import Front
-
-            flask_app = create_app()
-            return Front(flask_app, max_body=flask_app.config["MAX_CONTENT_LENGTH"],
-                         body_timeout=settings.body_timeout_s, threads=threads)
-
-    click.echo(f"serving {settings.district_name} on http://{host or settings.host}:{port or settings.port}")
-    _Server().run()
+    bind = f"{host or settings.host}:{port or settings.port}"
+    click.echo(f"serving {settings.district_name} on http://{bind}")
+    server.run(create_app, bind=bind, workers=workers or settings.workers, threads=threads,
+               body_timeout=settings.body_timeout_s, control_socket=control_socket)
 
 
 @main.command()

@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--via", choices=("client", "http"), default="client",
                         help="client: Flask test client in-process; http: gunicorn on a loopback port")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers with --via http (2)")
-    parser.add_argument("--threads", type=int, default=8, help="gthread threads with --via http (8)")
+    parser.add_argument("--threads", type=int, default=8, help="Flask threads per worker with --via http (8)")
     parser.add_argument("--db", default=DEFAULT_DB, help=f"database name ({DEFAULT_DB}); dropped first")
     parser.add_argument("--reuse-db", action="store_true",
                         help="keep an already loaded bench database instead of reloading the demo")

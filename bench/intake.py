@@ -2,8 +2,8 @@
 
 Run from the repository root: ``.venv/bin/python bench/intake.py``.
 
-Both servers run under gunicorn exactly as ``citygrid serve`` starts it (gthread,
-2 workers × 8 threads by default, access log on), each in its own subprocess on a free
+Both servers run exactly as ``citygrid serve`` runs citygrid (``app.server``: gunicorn + uvicorn
+workers behind the ASGI front, 2 workers × 8 threads by default, access log on), each in its own subprocess on a free
 loopback port, and the same load generator (keep-alive ``http.client`` connections, one
 per client thread, spread over a few processes) drives both with the same request bodies
 and headers. Exits with status 1 only on a correctness failure: after each run the rows
@@ -262,26 +262,21 @@ def baseline_app(url: str, srid: int):
 
 
 def serve(which: str, port: int, workers: int, threads: int, srid: int) -> None:
-    """Run one server under gunicorn with ``citygrid serve``'s settings (subprocess entry)."""
-    from gunicorn.app.base import BaseApplication
+    """Run one server exactly as ``citygrid serve`` runs citygrid (subprocess entry)."""
+    from app import server
+    from app.config import load_settings
 
-    class _Server(BaseApplication):
-        def load_config(self):
-            self.cfg.set("bind", f"127.0.0.1:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", threads)
-            self.cfg.set("timeout", 60)
-            self.cfg.set("accesslog", "-")
+    def load():
+        if which == "baseline":
+            bare = baseline_app(os.environ["DATABASE_URL"], srid)
+            bare.config.setdefault("MAX_CONTENT_LENGTH", 100 * 1024 * 1024)
+            return bare
+        from app import create_app
 
-        def load(self):
-            if which == "baseline":
-                return baseline_app(os.environ["DATABASE_URL"], srid)
-            from app import create_app
+        return create_app()
 
-            return create_app()
-
-    _Server().run()
+    server.run(load, bind=f"127.0.0.1:{port}", workers=workers, threads=threads,
+               body_timeout=load_settings().body_timeout_s)
 
 
 def free_port() -> int:
@@ -589,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per run (20)")
     parser.add_argument("--rounds", type=int, default=1, help="baseline/citygrid pairs to run (1)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server (2)")
-    parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (8)")
+    parser.add_argument("--threads", type=int, default=8, help="Flask threads per worker (8)")
     parser.add_argument("--inspectors", type=int, default=32, help="inspector users with tokens (32)")
     parser.add_argument("--grid", choices=("demo", "test"), default="demo",
                         help="demo: small demo district; test: the six-cell test layer")
@@ -627,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         servers["baseline"].wait_ready("/ping")
         servers["citygrid"].wait_ready("/healthz")
-        print(f"servers: gunicorn gthread, {args.workers} workers × {args.threads} threads each; "
+        print(f"servers: citygrid serve (gunicorn + uvicorn, ASGI front), {args.workers} workers × {args.threads} threads each; "
               f"{args.clients} clients over {args.client_procs} processes; "
               f"{args.warmup:g} s warm-up + {args.duration:g} s measured per run")
         owned = "SELECT count(*) FROM cases WHERE reporter_id = ANY(:ids)"
