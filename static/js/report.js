@@ -14,7 +14,10 @@
   var CM = window.citygridMap;
   var map = CM.map;
   var $ = function (id) { return document.getElementById(id); };
-  var esc = window.citygridHtml.escape;  // divIcon html is HTML: texts go through it
+  var C = window.citygrid;
+  var esc = C.esc;  // divIcon html is HTML: texts go through it
+  var el = C.el;
+  var fmt = C.fmt;
 
   var RECENT_MAX = 6;
   var RECENT_KEY = "cg-recent-categories:" + IC.username;
@@ -33,17 +36,6 @@
   window.citygridInspector = { state: state };
 
   // ---- small helpers --------------------------------------------------------------------------
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-
-  function fmt(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });
-  }
-
   function uuid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     // randomUUID needs a secure context; getRandomValues does not (plain http on a LAN).
@@ -55,16 +47,7 @@
   }
 
   // Case times in China time, whatever the phone's own time zone is (as on the other pages).
-  var CN_TIME = new Intl.DateTimeFormat("en-CA", {
-    timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
-  });
-
-  function when(iso) {
-    if (!iso) return "";
-    var p = {};
-    CN_TIME.formatToParts(new Date(iso)).forEach(function (part) { p[part.type] = part.value; });
-    return Number(p.month) + "-" + p.day + " " + (p.hour === "24" ? "00" : p.hour) + ":" + p.minute;
-  }
+  var when = C.time.short;
 
   var toastTimer = null;
   function toast(text, isError) {
@@ -76,27 +59,11 @@
     toastTimer = setTimeout(function () { box.hidden = true; }, isError ? 8000 : 5000);
   }
 
-  function csrfHeaders(extra) {
-    var h = { Accept: "application/json", "X-CSRFToken": window.CitygridQueue.csrfToken() };
-    Object.keys(extra || {}).forEach(function (k) { h[k] = extra[k]; });
-    return h;
-  }
-
-  /* fetch → {ok, status, body}; a network failure gives status 0. */
-  async function call(url, options) {
-    var resp;
-    try {
-      resp = await fetch(url, Object.assign({ credentials: "same-origin" }, options || {}));
-    } catch (err) {
+  /* citygrid.api.call → {ok, status, body}; a network failure gives status 0. */
+  function call(url, options) {
+    return C.api.call(url, options).catch(function () {
       return { ok: false, status: 0, body: { detail: T.networkError } };
-    }
-    var body = {};
-    try { body = await resp.json(); } catch (e) { body = { detail: resp.statusText || "HTTP " + resp.status }; }
-    return { ok: resp.ok, status: resp.status, body: body };
-  }
-
-  function getJSON(url) {
-    return call(url, { headers: { Accept: "application/json" } });
+    });
   }
 
   /* A refusal explained for the inspector (the server's detail, or what to do about it). */
@@ -105,7 +72,7 @@
     if (status === 401) return T.signedOut;
     if (status === 400 && /csrf/i.test(String((body && body.detail) || ""))) return T.csrf;
     if (status >= 500) return T.serverError;
-    return (body && (body.detail || body.title)) || "HTTP " + status;
+    return C.api.problemText(status, body);
   }
 
   // ---- field errors ---------------------------------------------------------------------------
@@ -246,9 +213,7 @@
     var body = { lon: +latlng.lng.toFixed(7), lat: +latlng.lat.toFixed(7) };
     if (onDuty !== undefined) body.on_duty = onDuty;
     try {
-      var r = await call(IC.positionUrl, {
-        method: "POST", headers: csrfHeaders({ "Content-Type": "application/json" }), body: JSON.stringify(body),
-      });
+      var r = await call(IC.positionUrl, { method: "POST", json: body });
       if (r.ok) {
         lastSent = { latlng: latlng, at: Date.now() };
         state.positionsSent += 1;
@@ -344,7 +309,7 @@
   function loadCategories() {
     if (catPromise) return catPromise;
     catPromise = (async function () {
-      var r = await getJSON(IC.categoriesUrl);
+      var r = await call(IC.categoriesUrl);
       var tree = null;
       if (r.ok) {
         tree = r.body.tree;
@@ -652,7 +617,7 @@
     var seq = ++locateSeq;
     var cellLine = el("span", "cg-loc-cell", " · " + T.locating);
     loc.appendChild(cellLine);
-    var r = await getJSON(cfg.locateUrl + "?" + new URLSearchParams({
+    var r = await call(cfg.locateUrl + "?" + new URLSearchParams({
       lon: latlng.lng.toFixed(7), lat: latlng.lat.toFixed(7),
     }).toString());
     // The report may have been cancelled or sent while the cell was being looked up.
@@ -943,14 +908,14 @@
   async function detail(id, version) {
     var hit = detailCache[id];
     if (hit && hit.version === version) return hit;
-    var r = await getJSON(IC.caseUrl + id);
+    var r = await call(IC.caseUrl + id);
     if (!r.ok) throw r;
     detailCache[id] = r.body;
     return r.body;
   }
 
   async function loadTasks() {
-    var r = await getJSON(IC.casesUrl + "?" + new URLSearchParams({ mine: "1", page_size: "100" }).toString());
+    var r = await call(IC.casesUrl + "?" + new URLSearchParams({ mine: "1", page_size: "100" }).toString());
     if (!r.ok) {
       state.tasksError = refusalText(r.status, r.body);
       if (sheet.dataset.view === "cg-tasks") renderTasks();
@@ -1037,7 +1002,7 @@
     box.dataset.caseId = String(id);
     box.appendChild(el("p", "cg-empty", T.loading));
     history.replaceState(null, "", "#case-" + id);
-    var r = await getJSON(IC.caseUrl + id);
+    var r = await call(IC.caseUrl + id);
     if (box.dataset.caseId !== String(id)) return;
     box.textContent = "";
     if (!r.ok) { box.appendChild(el("p", "cg-err", refusalText(r.status, r.body))); return; }
@@ -1195,7 +1160,7 @@
       taskPhotos.files.forEach(function (f) { body.append("photos", f, f.name); });
       submit.disabled = true;
       submit.textContent = T.sending;
-      var r = await call(IC.caseUrl + c.id + "/actions", { method: "POST", headers: csrfHeaders(), body: body });
+      var r = await call(IC.caseUrl + c.id + "/actions", { method: "POST", body: body });
       submit.disabled = false;
       submit.textContent = T.submitAction;
       if (r.ok) {
