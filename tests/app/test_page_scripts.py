@@ -86,3 +86,19 @@ def test_translated_strings_use_one_placeholder_style():
         if "python-brace-format" in text:
             offenders.append(f"{po.parent.parent.name}: python-brace-format messages")
     assert not offenders, offenders
+
+
+PHONE = ["base", "duty", "report", "queue", "tasks", "start"]
+
+
+def test_the_phone_page_is_split_by_concern():
+    """map.html loads the phone modules in order (shared parts first, start-up last), each small."""
+    modules = sorted(p.stem for p in (JS / "phone").glob("*.js"))
+    assert modules == sorted(PHONE)
+    template = (TEMPLATES / "map.html").read_text(encoding="utf-8")
+    loaded = [s for s in _script_sources(template)]
+    assert loaded == ["map.js", "offline-queue.js"] + [f"phone/{m}.js" for m in PHONE]
+    for m in PHONE:
+        lines = (JS / "phone" / f"{m}.js").read_text(encoding="utf-8").count("\n")
+        assert lines < 500, f"phone/{m}.js has {lines} lines"
+    assert not (JS / "report.js").exists()
