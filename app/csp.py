@@ -4,7 +4,7 @@ Scripts run only from our own origin or when they carry the request's nonce (fol
 map script, see :meth:`gis.maps.GridMap.parts`), so a name that slips HTML into a page still
 cannot run script. Styles allow ``'unsafe-inline'``: folium writes ``<style>`` blocks and
 Leaflet and our pages set ``style`` attributes (markers, cluster rings); style alone runs no
-script, and every user text is escaped or set as text (static/js/html.js), so nothing of a
+script, and every user text is escaped or set as text (static/js/core.js), so nothing of a
 user's can reach a style either.
 """
 

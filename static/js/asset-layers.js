@@ -17,7 +17,10 @@
   var cfg = JSON.parse(cfgNode.textContent);
   var T = cfg.text;
   // The layer control shows overlay names as HTML; popups below are built as DOM (text only).
-  var esc = window.citygridHtml.escape;
+  var C = window.citygrid;
+  var esc = C.esc;
+  var el = C.el;   // text only: feature properties never become HTML
+  var fmt = C.fmt;
 
   var controls = [];
   L.Control.Layers.addInitHook(function () { controls.push(this); });
@@ -35,18 +38,6 @@
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else setTimeout(start, 0);
-
-  // ---- small DOM helpers (text only: feature properties never become HTML) ----------------------
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function fmt(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (m, k) { return values[k] !== undefined ? values[k] : m; });
-  }
 
   function num(v, digits) {
     return typeof v === "number" ? String(Math.round(v * Math.pow(10, digits)) / Math.pow(10, digits)) : v;
@@ -325,12 +316,12 @@
       var b = view.pad(0.1);
       var bbox = [round6(b.getWest()), round6(b.getSouth()), round6(b.getEast()), round6(b.getNorth())];
       var q = new URLSearchParams({ bbox: bbox.join(","), limit: String(cfg.maxFeatures) });
-      fetch(cfg.urls[layer.name] + "?" + q.toString(), {
-        headers: { Accept: "application/geo+json" }, credentials: "same-origin", signal: ctrl.signal,
+      C.api.call(cfg.urls[layer.name] + "?" + q.toString(), {
+        headers: { Accept: "application/geo+json" }, signal: ctrl.signal,
       }).then(function (resp) {
         if (resp.status === 404 || resp.status === 405) return { unavailable: true };
-        if (!resp.ok) throw new Error("HTTP " + resp.status);
-        return resp.json();
+        if (!resp.ok) throw new Error(C.api.problemText(resp.status, resp.body));
+        return resp.body || {};
       }).then(function (body) {
         if (layer.controller !== ctrl) return;
         layer.controller = null;
@@ -431,8 +422,7 @@
       }
       if (legend) return;
       if (!legendLoad) {
-        legendLoad = fetch(cfg.urls.classes, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-          .then(function (resp) { if (!resp.ok) throw new Error("HTTP " + resp.status); return resp.json(); })
+        legendLoad = C.api.get(cfg.urls.classes)
           .then(function (body) { inst.classes = body.classes || []; })
           .catch(function () { legendLoad = null; });
       }

@@ -4,7 +4,7 @@
   "use strict";
 
   var cfg = JSON.parse(document.getElementById("cg-building-config").textContent);
-  var esc = window.citygridHtml.escape;  // Leaflet tooltips take HTML: names are text
+  var esc = window.citygrid.esc;  // Leaflet tooltips take HTML: names are text
   var state = { ready: false, markers: 0 };
   window.citygridBuilding = { state: state, config: cfg };
   if (!window.L || !cfg.footprint) return;

@@ -3,44 +3,10 @@
 (function () {
   "use strict";
 
-  var esc = window.citygridHtml.escape;  // Leaflet tooltips take HTML: names and codes are text
-  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
-  var LOCAL_TZ = "Asia/Shanghai";
-
-  /** Fill "%(name)s" placeholders (the gettext style used by the server's catalogs). */
-  function fmt(template, values) {
-    return String(template).replace(/%\((\w+)\)s/g, function (_m, key) {
-      return values && values[key] != null ? values[key] : "";
-    });
-  }
-
-  /** A DOM element with attributes and children (strings become text, never HTML). */
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      var value = attrs[key];
-      if (value == null || value === false) return;
-      if (key === "text") node.textContent = value;
-      else if (key === "className") node.className = value;
-      else node.setAttribute(key, value === true ? "" : value);
-    });
-    (children || []).forEach(function (child) {
-      if (child == null) return;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
-
-  /** "YYYY-MM-DD HH:MM" in Asia/Shanghai, as the server renders times. */
-  function localTime(iso) {
-    if (!iso) return "";
-    var parts = {};
-    new Intl.DateTimeFormat("en-CA", {
-      timeZone: LOCAL_TZ, year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-    }).formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
-    return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute;
-  }
+  var C = window.citygrid;
+  var esc = C.esc;  // Leaflet tooltips take HTML: names and codes are text
+  var fmt = C.fmt;
+  var el = C.el;
 
   // The inputs each action takes; the server checks them again (and has the last word).
   var SPECS = {
@@ -76,11 +42,7 @@
 
   function loadDepartments(url) {
     if (!departmentsCache) {
-      departmentsCache = fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (resp) {
-          if (!resp.ok) throw new Error(String(resp.status));
-          return resp.json();
-        })
+      departmentsCache = C.api.get(url)
         .then(function (body) { return body.departments.filter(function (d) { return d.active; }); })
         .catch(function (err) { departmentsCache = null; throw err; });
     }
@@ -88,40 +50,21 @@
   }
 
   /** POST an action: JSON, or multipart (field "data" = JSON, files "photos") when there are photos. */
-  async function send(url, payload, files) {
-    var init = {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": CSRF, Accept: "application/json" },
-    };
-    if (files && files.length) {
-      var form = new FormData();
-      form.append("data", JSON.stringify(payload));
-      files.forEach(function (f) { form.append("photos", f, f.name); });
-      init.body = form;
-    } else {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(payload);
-    }
-    var resp = await fetch(url, init);
-    var body = null;
-    try { body = await resp.json(); } catch (e) { body = null; }
-    return { ok: resp.ok, status: resp.status, body: body };
+  function send(url, payload, files) {
+    if (!(files && files.length)) return C.api.call(url, { method: "POST", json: payload });
+    var form = new FormData();
+    form.append("data", JSON.stringify(payload));
+    files.forEach(function (f) { form.append("photos", f, f.name); });
+    return C.api.call(url, { method: "POST", body: form });
   }
 
   /** What to tell a person about a refused request (RFC 9457 problem: detail, field). */
   function problemText(result, T) {
     var body = result.body || {};
     if (result.status === 401) return T.signedOut;
-    var detail = body.detail || body.title || ("HTTP " + result.status);
+    var detail = C.api.problemText(result.status, body);
     if (String(body.type || "").indexOf("stale-version") >= 0) return T.stale + " (" + detail + ")";
     return fmt(T.failed, { detail: detail });
-  }
-
-  function problemField(body) {
-    if (!body) return null;
-    var field = body.field || (body.errors && body.errors[0] && body.errors[0].field) || null;
-    return field ? String(field).replace(/\[\d+\]$/, "") : null;
   }
 
   /**
@@ -309,7 +252,7 @@
         opts.onDone(result.body.case, result.body.event, action);
         return;
       }
-      showError(form, problemText(result, T), problemField(result.body));
+      showError(form, problemText(result, T), C.api.problemField(result.body));
     } catch (err) {
       showError(form, T.network);
     }
@@ -318,9 +261,6 @@
 
   window.citygridActions = {
     SPECS: SPECS,
-    fmt: fmt,
-    el: el,
-    localTime: localTime,
     send: send,
     problemText: problemText,
     render: renderActions,
@@ -387,13 +327,7 @@
       radius: 8, color: "#fff", weight: 2, fillColor: "#c2185b", fillOpacity: 1,
     });
     var params = new URLSearchParams({ bbox: cfg.cellBox.map(function (v) { return v.toFixed(6); }).join(","), limit: "200" });
-    fetch(cfg.cellsUrl + "?" + params.toString(), {
-      credentials: "same-origin", headers: { Accept: "application/geo+json, application/json" },
-    })
-      .then(function (resp) {
-        if (!resp.ok) throw new Error(String(resp.status));
-        return resp.json();
-      })
+    C.api.get(cfg.cellsUrl + "?" + params.toString(), { headers: { Accept: "application/geo+json, application/json" } })
       .then(function (fc) {
         var own = null;
         L.geoJSON(fc, {

@@ -9,10 +9,9 @@
   "use strict";
 
   var cfg = JSON.parse(document.getElementById("cg-command-config").textContent);
-  var esc = window.citygridHtml.escape;  // Leaflet tooltips and divIcons take HTML: every text goes through it
+  var C = window.citygrid;
+  var esc = C.esc;  // Leaflet tooltips and divIcons take HTML: every text goes through it
   var T = cfg.text;
-  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
-  var lang = document.documentElement.lang || "zh-CN";
   var LIGHT_COLOURS = { red: "#d32f2f", yellow: "#f9a825", green: "#2e7d32", none: "#8a8f96" };
   var PAGE_SIZE = 50;
   var REFRESH_MS = 60000;   // lights change with time even when nobody acts
@@ -50,32 +49,9 @@
   };
 
   // ---- helpers ---------------------------------------------------------------------------------
-  function fmt(template, values) {
-    return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] == null ? "" : values[k]; });
-  }
-  function h(tag, attrs, children) {
-    var node = document.createElement(tag);
-    if (attrs) Object.keys(attrs).forEach(function (k) {
-      var v = attrs[k];
-      if (v == null || v === false) return;
-      if (k === "text") node.textContent = v;
-      else if (k === "class") node.className = v;
-      else if (k.slice(0, 2) === "on") node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? "" : v);
-    });
-    (children || []).forEach(function (c) {
-      if (c == null) return;
-      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
-    });
-    return node;
-  }
-  function when(iso) {
-    if (!iso) return "—";
-    var d = new Date(iso);
-    // Case times are China time whatever the screen's own time zone is (as on the desk and case page).
-    return d.toLocaleString(lang, { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit",
-                                    hour: "2-digit", minute: "2-digit", hour12: false });
-  }
+  var fmt = C.fmt;
+  var h = C.el;
+  function when(iso) { return iso ? C.time.short(iso) : "—"; }
   function stateName(s) { return cfg.stateNames[s] || s; }
   function actionName(a) { return cfg.actionNames[a] || a; }
   function deptName(code) {
@@ -93,27 +69,15 @@
     setTimeout(function () { t.remove(); }, 5600);
   }
 
-  // Problem+json (RFC 9457) or plain failures → an Error carrying status and the server's words.
+  // Problem+json (RFC 9457) or plain failures → an Error carrying status and the server's words;
+  // a session that ended sends the page to the sign-in form.
   function request(url, options) {
-    options = options || {};
-    options.credentials = "same-origin";
-    options.headers = Object.assign({ Accept: "application/json" }, options.headers || {});
-    return fetch(url, options).then(function (resp) {
-      if (resp.status === 401) {
+    return C.api.send(url, options).catch(function (err) {
+      if (err.status === 401) {
         window.location.assign(cfg.urls.login);
-        throw Object.assign(new Error(T.signedOut), { status: 401 });
+        err.message = T.signedOut;
       }
-      return resp.text().then(function (text) {
-        var body = null;
-        try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
-        if (!resp.ok) {
-          var msg = (body && (body.detail || body.title)) || (resp.status + " " + resp.statusText);
-          var err = new Error(msg);
-          err.status = resp.status; err.body = body;
-          throw err;
-        }
-        return body;
-      });
+      throw err;
     });
   }
 
@@ -656,11 +620,7 @@
     Array.prototype.forEach.call(buttons, function (b) { b.disabled = true; });
     var body = Object.assign({ action: action, version: c.version }, extra);
     state.acting = c.id;  // our own action's event needs no reload: the response has the case
-    return request(cfg.urls["case"] + "/" + c.id + "/actions", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(body),
-    }).then(function (resp) {
+    return request(cfg.urls["case"] + "/" + c.id + "/actions", { method: "POST", json: body }).then(function (resp) {
       state.detail = resp.case;
       state.changed.set(c.id, Date.now() + FLASH_MS);
       renderDetail(resp.case, { kind: "ok", text: fmt(T.done, { action: actionName(action) }) });

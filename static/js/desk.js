@@ -5,9 +5,10 @@
 
   var cfg = JSON.parse(document.getElementById("cg-desk-config").textContent);
   var T = cfg.text;
+  var C = window.citygrid;
   var A = window.citygridActions;
-  var el = A.el;
-  var fmt = A.fmt;
+  var el = C.el;
+  var fmt = C.fmt;
 
   var rowsBody = document.getElementById("desk-rows");
   var empty = document.getElementById("desk-empty");
@@ -73,7 +74,7 @@
         : el("span", { className: "rel", text: fmt(T.left, { span: span(left) }) });
     }
     return el("td", { className: "deadline" }, [
-      el("time", { datetime: when, text: A.localTime(when) }), rel ? el("br") : null, rel || null,
+      el("time", { datetime: when, text: C.time.dateTime(when) }), rel ? el("br") : null, rel || null,
     ]);
   }
 
@@ -172,16 +173,9 @@
     }
   }
 
-  async function fetchJson(url) {
-    var resp = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    var body = null;
-    try { body = await resp.json(); } catch (e) { body = null; }
-    return { ok: resp.ok, status: resp.status, body: body };
-  }
-
   async function refreshCounts() {
     try {
-      var result = await fetchJson(cfg.dataUrl + "?" + params({ page: "1", page_size: "1" }).toString());
+      var result = await C.api.call(cfg.dataUrl + "?" + params({ page: "1", page_size: "1" }).toString());
       if (result.ok) showCounts(result.body);
     } catch (e) { /* the counts catch up on the next load */ }
   }
@@ -198,18 +192,15 @@
     shown.delete("page_size");
     window.history.replaceState(null, "", "?" + shown.toString());
     try {
-      var resp = await fetch(cfg.dataUrl + "?" + p.toString(), {
-        credentials: "same-origin", headers: { Accept: "application/json" }, signal: signal,
-      });
-      var body = null;
-      try { body = await resp.json(); } catch (e) { body = null; }
+      var resp = await C.api.call(cfg.dataUrl + "?" + p.toString(), { signal: signal });
+      var body = resp.body;
       if (resp.status === 401) {
         state.error = T.signedOut;
         say(T.signedOut, "error");
         return;
       }
       if (!resp.ok) {
-        state.error = (body && body.detail) || ("HTTP " + resp.status);
+        state.error = C.api.problemText(resp.status, body);
         say(T.loadFailed + ": " + state.error, "error");
         return;
       }

@@ -8,7 +8,9 @@
   "use strict";
 
   var cfg = JSON.parse(document.getElementById("cg-map-config").textContent);
-  var esc = window.citygridHtml.escape;  // Leaflet tooltips take HTML: labels are text
+  var C = window.citygrid;
+  var esc = C.esc;  // Leaflet tooltips take HTML: labels are text
+  var el = C.el;
   var T = cfg.text;
   var map = window[cfg.names.map];
   var cellsGroup = window[cfg.names.cells];
@@ -161,19 +163,15 @@
     showStatus();
     try {
       while (url) {
-        var resp = await fetch(url, {
-          headers: { Accept: "application/geo+json" },
-          credentials: "same-origin",
-          signal: ctrl.signal,
-        });
+        var resp = await C.api.call(url, { headers: { Accept: "application/geo+json" }, signal: ctrl.signal });
         state.fetches += 1;
         if (resp.status === 401) {
           statusError = T.signedOut;
           window.location.assign(cfg.loginUrl);
           return;
         }
-        if (!resp.ok) throw new Error("HTTP " + resp.status);
-        var body = await resp.json();
+        if (!resp.ok) throw new Error(C.api.problemText(resp.status, resp.body));
+        var body = resp.body || {};
         addCells(body.features || []);
         var next = (body.links || []).find(function (l) { return l.rel === "next"; });
         url = next ? next.href : null;
@@ -210,13 +208,6 @@
   }
 
   // ---- click: authoritative details from /grid/locate -----------------------------------------
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-
   function row(dl, label, value) {
     dl.appendChild(el("dt", null, label));
     var dd = el("dd");
@@ -289,12 +280,9 @@
       bbox: [latlng.lng - d, latlng.lat - d, latlng.lng + d, latlng.lat + d].join(","),
       limit: "10",
     });
-    var resp = await fetch(cfg.cellsUrl + "?" + params.toString(), {
-      headers: { Accept: "application/geo+json" },
-      credentials: "same-origin",
-    });
+    var resp = await C.api.call(cfg.cellsUrl + "?" + params.toString(), { headers: { Accept: "application/geo+json" } });
     if (!resp.ok) return null;
-    var body = await resp.json();
+    var body = resp.body || {};
     return (body.features || []).find(function (f) { return f.properties.code === code; }) || null;
   }
 
@@ -309,10 +297,7 @@
     container.dataset.locate = "pending";
     try {
       var params = new URLSearchParams({ lon: latlng.lng.toFixed(7), lat: latlng.lat.toFixed(7) });
-      var resp = await fetch(cfg.locateUrl + "?" + params.toString(), {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      });
+      var resp = await C.api.call(cfg.locateUrl + "?" + params.toString());
       if (lastClick !== seq) return;
       if (resp.status === 401) {
         popup.setContent(message(T.signedOut, true));
@@ -326,8 +311,8 @@
         container.dataset.locate = "outside";
         return;
       }
-      if (!resp.ok) throw new Error("HTTP " + resp.status);
-      var info = await resp.json();
+      if (!resp.ok) throw new Error(C.api.problemText(resp.status, resp.body));
+      var info = resp.body;
       popup.setContent(details(info));
       state.lastLocate = info;
       container.dataset.locate = info.cell.code;

@@ -17,19 +17,6 @@
   var STORE = "reports";
   var LOCK = "citygrid-report-queue";
 
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-
-  async function problemOf(resp) {
-    var type = resp.headers.get("Content-Type") || "";
-    if (type.indexOf("json") >= 0) {
-      try { return await resp.json(); } catch (e) { /* fall through */ }
-    }
-    return { status: resp.status, detail: resp.statusText || "HTTP " + resp.status };
-  }
-
   /* What a send's outcome means for the item: "ok", "refused" (drop: never accepted),
    * "retry" (keep: the server or the session may recover) or "network" (keep). */
   function classify(status, body) {
@@ -50,20 +37,14 @@
     (item.photos || []).forEach(function (p) { form.append("photos", p.blob, p.name || "photo.jpg"); });
     var resp;
     try {
-      resp = await fetch(url, {
-        method: "POST",
-        body: form,
-        credentials: "same-origin",
-        headers: {
-          Accept: "application/json",
-          "Idempotency-Key": item.key,
-          "X-CSRFToken": csrfToken(),
-        },
+      // citygrid.api adds the session cookie and the CSRF header.
+      resp = await window.citygrid.api.call(url, {
+        method: "POST", body: form, headers: { "Idempotency-Key": item.key },
       });
     } catch (err) {
       return { outcome: "network", status: 0, body: { detail: String(err) } };
     }
-    var body = resp.ok ? await resp.json().catch(function () { return {}; }) : await problemOf(resp);
+    var body = resp.body || {};
     return {
       outcome: classify(resp.status, body),
       status: resp.status,
@@ -208,5 +189,5 @@
     return sent;
   };
 
-  window.CitygridQueue = { send: send, classify: classify, Queue: Queue, csrfToken: csrfToken };
+  window.CitygridQueue = { send: send, classify: classify, Queue: Queue };
 })();
