@@ -169,7 +169,7 @@ def _print_accounts(settings) -> None:
 # -- import / export --------------------------------------------------------------------
 
 
-LAYERS = ("cells", "buildings", "cameras", "pipelines", "components")
+LAYERS = ("cells", "buildings", "cameras", "pipelines", "components", "roads")
 
 
 def _field_map(pairs: tuple[str, ...]) -> dict[str, str]:

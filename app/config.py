@@ -30,6 +30,8 @@ ROLES = (
     "admin",
 )
 LOCALES = ("zh_CN", "en")
+#: Datums base-map tiles come in: WGS84 (Tianditu, OSM) or GCJ-02 (Amap, Tencent).
+TILE_CRS = ("wgs84", "gcj02")
 
 
 class SettingsError(ValueError):
@@ -54,6 +56,8 @@ class Settings:
     env: str = "development"
     tile_url: str | None = None
     tile_attribution: str = ""
+    #: Datum of the base-map tiles: "gcj02" for Amap/Tencent tiles (drawn shifted so our WGS84 layers line up).
+    tile_crs: str = "wgs84"
     demo_password: str = "citygrid-demo"
     max_upload_bytes: int = 100 * 1024 * 1024
     body_timeout_s: int = 120
@@ -206,6 +210,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     tile_url = env.get("CITYGRID_TILE_URL") or None
     if tile_url and not all(t in tile_url for t in ("{z}", "{x}", "{y}")):
         problems.append("CITYGRID_TILE_URL: must contain {z}, {x} and {y}")
+    tile_crs = choice("CITYGRID_TILE_CRS", "wgs84", TILE_CRS)
 
     log_level = choice(
         "CITYGRID_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -260,6 +265,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         env=run_env,
         tile_url=tile_url,
         tile_attribution=env.get("CITYGRID_TILE_ATTRIBUTION", ""),
+        tile_crs=tile_crs,
         demo_password=demo_password,
         max_upload_bytes=max_upload_mb * 1024 * 1024,
         body_timeout_s=body_timeout_s,

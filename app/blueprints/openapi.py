@@ -295,7 +295,7 @@ SPEC = {
 
 #: Blueprint modules that keep their own ``OPENAPI_PATHS`` (and optional ``OPENAPI_SCHEMAS``)
 #: beside their routes; merged into SPEC on first request.
-PATH_MODULES = ("cameras_api", "pipelines_api", "buildings_api", "components_api")
+PATH_MODULES = ("cameras_api", "pipelines_api", "buildings_api", "components_api", "roads_api")
 _merged = False
 
 

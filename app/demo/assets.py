@@ -1,4 +1,4 @@
-"""Demo asset layers: buildings, cameras, pipelines and components generated along the demo roads.
+"""Demo asset layers: the roads themselves, and buildings, cameras, pipelines and components along them.
 
 Everything is generated in the storage CRS from the road network and blocks
 (:mod:`.pipelines`, :mod:`.components`, :mod:`.cameras`, :mod:`.buildings`),
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 import sqlalchemy as sa
-from shapely.geometry import MultiPolygon
+from shapely.geometry import MultiLineString, MultiPolygon
 
 from grid.componentid import format_component_id
 
@@ -31,6 +31,7 @@ from .cameras import build_cameras
 from .components import build_components
 from .errors import DemoError
 from .pipelines import build_pipelines
+from .roads import CJJ37_CLASSES, LANES
 
 if TYPE_CHECKING:
     from . import DemoContext
@@ -41,7 +42,7 @@ LOGGER = logging.getLogger(__name__)
 
 #: Tables this layer fills, in insert order (components point at buildings and categories;
 #: component_serials holds the highest serial used per class, so new ids continue after them).
-TABLES = ("buildings", "cameras", "pipelines", "components", "component_serials")
+TABLES = ("roads", "buildings", "cameras", "pipelines", "components", "component_serials")
 
 _BUILDING_COLUMNS = ("code", "district_code", "name", "address", "floors", "underground_floors", "height_m",
                      "gross_floor_area_m2", "use", "build_year", "geom")
@@ -50,6 +51,7 @@ _CAMERA_COLUMNS = ("device_id", "district_code", "name", "address", "height_m", 
 _PIPELINE_COLUMNS = ("code", "district_code", "class_abbr", "subclass_abbr", "material_code", "burial_code",
                      "diameter_mm", "section", "start_depth_m", "end_depth_m", "build_year", "owner",
                      "pressure_mpa", "voltage_kv", "status", "geom")
+_ROAD_COLUMNS = ("code", "district_code", "name", "road_class", "width_m", "lanes", "one_way", "geom")
 _COMPONENT_COLUMNS = ("component_id", "district_code", "category_id", "category_code", "standard_ref", "name",
                       "status", "owner_department_id", "maintainer_department_id", "owner_name",
                       "maintainer_name", "cell_code", "surveyed_on", "changed_on", "data_source", "geom")
@@ -60,6 +62,15 @@ _BUILDING_CELLS = sa.text(
     UPDATE buildings b SET cell_code = (
         SELECT c.code FROM cells c
         WHERE c.valid_to IS NULL AND ST_Covers(c.geom, ST_PointOnSurface(b.geom))
+        ORDER BY c.code LIMIT 1)
+    """
+)
+# app.services.roads: the cell holding the midpoint of the road's first line.
+_ROAD_CELLS = sa.text(
+    """
+    UPDATE roads r SET cell_code = (
+        SELECT c.code FROM cells c
+        WHERE c.valid_to IS NULL AND ST_Covers(c.geom, ST_LineInterpolatePoint(ST_GeometryN(r.geom, 1), 0.5))
         ORDER BY c.code LIMIT 1)
     """
 )
@@ -118,13 +129,27 @@ def _categories(ctx: DemoContext, codes: set[str]) -> dict[str, Any]:
     return found
 
 
+def _road_rows(ctx: DemoContext) -> list[tuple]:
+    """The demo roads clipped to the built extent, as roads-table rows (geometry last, unencoded)."""
+    district = ctx.settings.district_code
+    rows = []
+    for line, name, cls, width in zip(ctx.roads.lines, ctx.roads.names, ctx.roads.classes, ctx.roads.widths):
+        part = line.intersection(ctx.extent)
+        lines = [p for p in shapely.get_parts(part).tolist() if p.geom_type == "LineString" and p.length >= 1.0]
+        if lines:
+            rows.append((f"{district}R{len(rows) + 1:05d}", district, name, CJJ37_CLASSES[cls], float(width),
+                         LANES[cls], False, MultiLineString(lines)))
+    return rows
+
+
 def load(ctx: DemoContext) -> dict[str, int]:
-    """Generate the four asset layers and COPY them in; needs the categories and departments.
+    """Generate the road table and the four asset layers and COPY them in; needs the categories
+    and departments.
 
     Examples
     --------
-    >>> TABLES[:4]
-    ('buildings', 'cameras', 'pipelines', 'components')
+    >>> TABLES[:5]
+    ('roads', 'buildings', 'cameras', 'pipelines', 'components')
     """
     started = perf_counter()
     session, settings, seed = ctx.session, ctx.settings, ctx.seed
@@ -140,6 +165,12 @@ def load(ctx: DemoContext) -> dict[str, int]:
     which = CATEGORY_STANDARDS.index(standard)
     cats = _categories(ctx, {pair[which] for pair in parts.codes})
     raw = session.connection().connection.driver_connection
+
+    road_rows = _road_rows(ctx)
+    _copy(raw, "roads", _ROAD_COLUMNS, (
+        (*row[:-1], g) for row, g in zip(road_rows, _ewkb([r[-1] for r in road_rows], srid))
+    ))
+    session.execute(_ROAD_CELLS)
 
     _copy(raw, "buildings", _BUILDING_COLUMNS, (
         (r["code"], district, r["name"], r["address"], r["floors"], r["underground_floors"], r["height_m"],
@@ -188,8 +219,8 @@ def load(ctx: DemoContext) -> dict[str, int]:
         sa.insert(ComponentSerial),
         [{"district_code": district, "class_code": code, "last_serial": n} for code, n in sorted(serial.items())],
     )
-    for table in ("cameras", "pipelines", "components"):
+    for table in ("roads", "cameras", "pipelines", "components"):
         _analyze(session, table)
     LOGGER.info("assets layer: generated in %.1f s, loaded in %.1f s", generated - started,
                 perf_counter() - generated)
-    return {"buildings": len(houses), "cameras": len(cams), "pipelines": len(pipes), "components": len(parts)}
+    return {"roads": len(road_rows), "buildings": len(houses), "cameras": len(cams), "pipelines": len(pipes), "components": len(parts)}

@@ -18,6 +18,8 @@ __all__ = [
     "CBD_CENTRE_LONLAT",
     "CBD_INNER_RADIUS_M",
     "CBD_OUTER_RADIUS_M",
+    "CJJ37_CLASSES",
+    "LANES",
     "LONLAT_EXTENT",
     "ROAD_CLASSES",
     "RoadNetwork",
@@ -35,6 +37,12 @@ CBD_INNER_RADIUS_M = 500.0
 CBD_OUTER_RADIUS_M = 1000.0
 #: Road classes and their widths in metres (carriageway plus sidewalks).
 ROAD_CLASSES = {"arterial": 50.0, "secondary": 30.0, "branch": 16.0, "ring": 30.0, "radial": 20.0}
+#: The stored class (CJJ 37 urban road classes, app.models.assets.ROAD_CLASSES) of each demo
+#: class: the CBD rings are 次干路, the short radials between them 支路.
+CJJ37_CLASSES = {"arterial": "arterial", "secondary": "secondary", "branch": "branch", "ring": "secondary",
+                 "radial": "branch"}
+#: Lanes (both directions) of each demo class.
+LANES = {"arterial": 8, "secondary": 4, "branch": 2, "ring": 4, "radial": 2}
 
 # Real Zhengdong road names, west → east for north-south roads, south → north for east-west
 # roads; positions are only loosely like the real ones.

@@ -1,6 +1,6 @@
 """All models, imported so that Base.metadata is complete."""
 
-from .assets import Building, Camera, Component, Pipeline, PipelineBurial, PipelineClass, PipelineMaterial
+from .assets import Building, Camera, Component, Pipeline, PipelineBurial, PipelineClass, PipelineMaterial, Road
 from .base import STORAGE_SRID, Base
 from .cases import Case, CaseEvent, CasePhoto, IdempotencyRecord, Open311Client
 from .catalog import CalendarDay, Category, RoutingRule, TimeLimit, WorkWindow
@@ -20,6 +20,7 @@ __all__ = [
     "PipelineBurial",
     "PipelineClass",
     "PipelineMaterial",
+    "Road",
     "CalendarDay",
     "Case",
     "CaseEvent",

@@ -1,4 +1,4 @@
-"""City assets on the grid: video access points, pipelines, buildings, management components.
+"""City assets on the grid: video access points, pipelines, buildings, management components, roads.
 
 Every table carries ``district_code`` (DESIGN §8: rows distribute by district) and the
 ``cell_code`` the asset falls in, computed on write from its geometry.
@@ -18,6 +18,9 @@ CAMERA_STATUSES = ("online", "offline", "fault", "retired")
 BUILDING_USES = ("residential", "office", "commercial", "school", "hospital", "market",
                  "industrial", "public", "mixed", "other")
 COMPONENT_STATUSES = ("intact", "damaged", "missing", "abandoned", "removed")
+#: Urban road classes of CJJ 37-2012 (2016) §3.1 — 快速路, 主干路, 次干路, 支路 — plus the lanes
+#: and alleys 街巷 below 支路 that a street map still needs to name.
+ROAD_CLASSES = ("expressway", "arterial", "secondary", "branch", "alley")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -152,6 +155,31 @@ class Pipeline(TimestampMixin, Base):
     # The cell holding the segment's midpoint (a line may cross several cells).
     cell_code: Mapped[str | None] = mapped_column(sa.String(15), index=True)
     geom = mapped_column(Geometry("LINESTRING", srid=STORAGE_SRID, spatial_index=True), nullable=False)
+
+
+class Road(TimestampMixin, Base):
+    """A road 道路 centreline with its name, CJJ 37 class and width: the base map's streets."""
+
+    __tablename__ = "roads"
+    __table_args__ = (
+        sa.CheckConstraint(_in("road_class", ROAD_CLASSES), name="class_known"),
+        sa.CheckConstraint("width_m > 0", name="width_positive"),
+        sa.CheckConstraint("lanes IS NULL OR lanes > 0", name="lanes_positive"),
+        sa.CheckConstraint("NOT ST_IsEmpty(geom) AND ST_Length(geom) > 0", name="geom_has_length"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    district_code: Mapped[str] = mapped_column(sa.String(6), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str | None] = mapped_column(sa.String(200))
+    road_class: Mapped[str] = mapped_column(sa.String(12))
+    width_m: Mapped[float] = mapped_column(sa.Float)
+    lanes: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    one_way: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The cell holding the road's midpoint, as for pipelines (a road crosses many cells).
+    cell_code: Mapped[str | None] = mapped_column(sa.String(15), index=True)
+    geom = mapped_column(Geometry("MULTILINESTRING", srid=STORAGE_SRID, spatial_index=True), nullable=False)
 
 
 class Component(TimestampMixin, Base):

@@ -39,6 +39,7 @@ LAYER_MODULES = (
     "app.services.cameras",
     "app.services.pipelines",
     "app.services.components",
+    "app.services.roads",
 )
 
 #: Rows per file at most: a file is one transaction and one report.
