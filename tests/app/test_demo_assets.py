@@ -23,6 +23,7 @@ from app.services import buildings as building_service
 from app.services import cameras as camera_service
 from app.services import components as component_service
 from app.services import pipelines as pipeline_service
+from app.services import roads as road_service
 from app.services.layer_io import RowError
 from gis.fov import fov_sector
 from grid.componentid import parse_component_id
@@ -389,6 +390,28 @@ def test_every_asset_has_the_cell_that_contains_it(demo):
                               WHERE NOT ST_Covers(c.geom, ST_LineInterpolatePoint(p.geom, 0.5))""") == 0
 
 
+def test_the_demo_stores_its_named_roads_as_the_roads_layer(demo, settings):
+    session, summary, network, extent, _ = demo
+    stored = rows(session, f"SELECT {', '.join(road_service.WRITABLE)}, cell_code, ST_AsBinary(geom) AS g "
+                           "FROM roads ORDER BY code")
+    assert len(stored) == summary.counts["roads"] > 20
+    # Every generated road meeting the built extent is there, by name, with its CJJ 37 class.
+    meeting = {n for ln, n in zip(network.lines, network.names) if ln.intersects(extent) and
+               ln.intersection(extent).length >= 1.0}
+    assert {r.name for r in stored} == meeting
+    assert {r.road_class for r in stored} == {"arterial", "secondary", "branch"}
+    ctx = road_service.prepare(session, settings)
+    for r in stored:
+        values = dict(r._mapping)
+        geom = shapely.from_wkb(bytes(values.pop("g")))
+        assert extent.buffer(0.01).covers(geom), r.code
+        assert road_service.validate(ctx, values, geom)["road_class"] == r.road_class
+    assert scalar(session, """SELECT count(*) FROM roads r LEFT JOIN cells c ON c.code = r.cell_code
+                              AND c.valid_to IS NULL
+                              WHERE c.code IS NULL OR NOT ST_Covers(c.geom,
+                                    ST_LineInterpolatePoint(ST_GeometryN(r.geom, 1), 0.5))""") == 0
+
+
 def test_demo_rows_pass_the_layer_validators(demo, settings):
     session, *_ = demo
     pctx = pipeline_service.prepare(session, settings)
@@ -433,6 +456,7 @@ def test_reload_with_the_same_seed_replaces_the_same_assets(demo, settings):
             "cameras": rows(session, "SELECT device_id, md5(ST_AsBinary(fov)) FROM cameras ORDER BY device_id"),
             "buildings": rows(session, "SELECT code, name, md5(ST_AsBinary(geom)) FROM buildings ORDER BY code"),
             "serials": rows(session, "SELECT * FROM component_serials ORDER BY class_code"),
+            "roads": rows(session, "SELECT code, name, md5(ST_AsBinary(geom)) FROM roads ORDER BY code"),
         }
 
     before = digest()
