@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, url_for
+import numpy as np
+from flask import Blueprint, current_app, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from gis.crs import wgs84_to_gcj02
 
 from ..db import get_session
 from ..errors import NotFound
@@ -17,12 +22,61 @@ from .buildings_api import BBOX_PARAMS
 
 bp = Blueprint("roads_api", __name__, url_prefix="/api/v1/roads")
 
+#: The map pages include templates/_roads_layer.html, which reads :func:`roads_layer_config`.
+#: Roads load from MIN_ZOOM (expressways and arterials only below ALL_CLASSES_ZOOM) and are named
+#: from LABEL_ZOOM on.
+MIN_ZOOM = 12
+ALL_CLASSES_ZOOM = 14
+LABEL_ZOOM = 13
+PAGE_SIZE = 2000
+#: Samples per side of the GCJ-02 offset grid sent to GCJ-02 tile pages (bilinear between them
+#: is within a metre: the offset changes by about 2.5 m per km).
+GCJ02_SAMPLES = 17
+
 #: Feature properties a client may send back unchanged (GET → edit → PATCH); they are derived.
 READ_ONLY = frozenset({"id", "class_name", "cell_code", "district_code", "length_m"})
 
 
 def _settings():
     return current_app.config["SETTINGS"]
+
+
+def gcj02_offsets(bounds: tuple[float, float, float, float], n: int = GCJ02_SAMPLES) -> dict[str, Any]:
+    """GCJ-02 minus WGS84 (degrees) on an n × n grid over ``bounds``, row by row from the south-west.
+
+    The exact conversion of gis/crs.py, sampled so the page can shift GCJ-02 tiles without a
+    second copy of the formula.
+    """
+    lons, lats = np.meshgrid(np.linspace(bounds[0], bounds[2], n), np.linspace(bounds[1], bounds[3], n))
+    glon, glat = wgs84_to_gcj02(lons.ravel(), lats.ravel())
+    return {"bounds": [round(float(v), 7) for v in bounds], "n": n,
+            "dlon": [round(float(v), 9) for v in glon - lons.ravel()],
+            "dlat": [round(float(v), 9) for v in glat - lats.ravel()]}
+
+
+def roads_layer_config() -> dict[str, Any]:
+    """What roads.js needs on a map page (a template global, so any map page can include it)."""
+    settings = _settings()
+    extent = layer_http._district_extent(get_session())
+    config: dict[str, Any] = {
+        "url": f"{request.script_root}/api/v1/roads",
+        # Without base tiles the roads are the base map; with them, a switchable overlay.
+        "mode": "overlay" if settings.tile_url else "base",
+        "tileCrs": settings.tile_crs,
+        "bounds": list(extent) if extent else None,
+        "minZoom": MIN_ZOOM, "allClassesZoom": ALL_CLASSES_ZOOM, "labelZoom": LABEL_ZOOM, "pageSize": PAGE_SIZE,
+        "english": get_locale().language != "zh",
+        "text": {"layer": _("Roads")},
+        "gcj02": None,
+    }
+    if settings.tile_url and settings.tile_crs == "gcj02" and extent:
+        # A margin of half the district each way: a view panned off the district still lines up.
+        w, h = extent[2] - extent[0], extent[3] - extent[1]
+        config["gcj02"] = gcj02_offsets((extent[0] - w / 2, extent[1] - h / 2, extent[2] + w / 2, extent[3] + h / 2))
+    return config
+
+
+bp.add_app_template_global(roads_layer_config, "roads_layer_config")
 
 
 def _found(road_id: int) -> dict[str, Any]:
