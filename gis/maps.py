@@ -336,7 +336,10 @@ def grid_map(
 
     The map loads Leaflet from ``vendor_base`` only (folium's CDN links for Leaflet, jQuery,
     Bootstrap and awesome-markers are dropped) and draws on a canvas renderer. Without
-    ``tile_url`` it has no base tiles, just a light background, so it works offline.
+    ``tile_url`` it has no base tiles, just a light background, so it works offline: the page's
+    ``static/js/roads.js`` (templates/_roads_layer.html) draws the district's roads with their
+    names on it as the base map, and with ``tile_url`` adds them as an overlay to the layer
+    control made here (shifting GCJ-02 tiles onto the WGS84 layers when told so).
 
     Parameters
     ----------

@@ -146,3 +146,57 @@ def test_import_is_all_or_nothing_and_export_imports_back_unchanged(grid, settin
             a, b = shapely.from_wkb(bytes(old["wkb"])), shapely.from_wkb(bytes(new["wkb"]))
             assert a.hausdorff_distance(b) < 0.01, suffix
             assert {k: v for k, v in new.items() if k != "wkb"} == {k: v for k, v in old.items() if k != "wkb"}, suffix
+
+
+def _roads_config(client, path) -> dict:
+    import json
+    import re
+
+    resp = client.get(path)
+    assert resp.status_code == 200, path
+    found = re.search(r'<script type="application/json" id="cg-roads-config">(.*?)</script>', resp.get_data(as_text=True))
+    assert found, path
+    return json.loads(found.group(1))
+
+
+def test_map_pages_carry_the_roads_base_layer_or_an_overlay_with_tiles(grid, settings, engine, db_session):
+    from app import create_app
+    from gis.crs import wgs84_to_gcj02
+    from tests.app.conftest import login
+
+    def pages(**overrides):
+        app = create_app({"SETTINGS": settings.with_overrides(**overrides), "ENGINE": engine,
+                          "SESSION_FACTORY": lambda: db_session, "TESTING": True})
+        client = app.test_client()
+        login(client, "t_dispatcher")
+        return {path: _roads_config(client, path) for path in ("/map", "/command")}
+
+    for path, cfg in pages().items():
+        assert (cfg["mode"], cfg["tileCrs"], cfg["gcj02"]) == ("base", "wgs84", None), path
+        assert cfg["url"] == "/api/v1/roads" and cfg["text"]["layer"] == "道路"
+    tiled = pages(tile_url="https://t.example/{z}/{x}/{y}.png")
+    assert {cfg["mode"] for cfg in tiled.values()} == {"overlay"}
+    assert {cfg["gcj02"] is None for cfg in tiled.values()} == {True}
+
+    # GCJ-02 tiles: the page gets the exact offsets of gis/crs.py on a grid around the district.
+    cfg = pages(tile_url="https://t.example/{z}/{x}/{y}.png", tile_crs="gcj02")["/map"]
+    g = cfg["gcj02"]
+    assert cfg["tileCrs"] == "gcj02" and g["n"] ** 2 == len(g["dlon"]) == len(g["dlat"])
+    lo, la = cfg["bounds"][0], cfg["bounds"][1]
+    assert g["bounds"][0] < lo < g["bounds"][2] and g["bounds"][1] < la < g["bounds"][3]
+    k = g["n"] * 3 + 5  # row 3, column 5
+    lon = g["bounds"][0] + (g["bounds"][2] - g["bounds"][0]) * 5 / (g["n"] - 1)
+    lat = g["bounds"][1] + (g["bounds"][3] - g["bounds"][1]) * 3 / (g["n"] - 1)
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    assert (g["dlon"][k], g["dlat"][k]) == (pytest.approx(glon - lon, abs=1e-8), pytest.approx(glat - lat, abs=1e-8))
+    # About 500 m east and 100 m south in Zhengdong: the shift the tiles need.
+    assert 0.004 < g["dlon"][k] < 0.008 and -0.002 < g["dlat"][k] < 0
+
+
+def test_tile_crs_setting(tmp_path):
+    from app.config import SettingsError, load_settings
+
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path)}).tile_crs == "wgs84"
+    assert load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_TILE_CRS": "gcj02"}).tile_crs == "gcj02"
+    with pytest.raises(SettingsError, match="CITYGRID_TILE_CRS"):
+        load_settings({"CITYGRID_DATA_DIR": str(tmp_path), "CITYGRID_TILE_CRS": "bd09"})
