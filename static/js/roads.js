@@ -246,6 +246,7 @@
     labels.clearLayers();
     if (map.getZoom() < cfg.labelZoom) return;
     var size = map.getSize();
+    var view = L.bounds(L.point(0, 0), size);
     var placed = [];
     var order = this.drawn.filter(function (d) { return d.name; }).sort(function (a, b) {
       return b.style.rank - a.style.rank || b.width - a.width;
@@ -256,7 +257,7 @@
       var w = textWidth(d.name, font) + 10, h = font + 8;
       d.parts.forEach(function (latlngs) {
         var pts = latlngs.map(function (ll) { return map.latLngToContainerPoint(ll); });
-        candidates(pts, w).forEach(function (c) {
+        candidates(pts, w, view).forEach(function (c) {
           if (placed.length >= MAX_LABELS) return;
           var cos = Math.abs(Math.cos(c.angle)), sin = Math.abs(Math.sin(c.angle));
           var box = { x: c.p.x, y: c.p.y, hw: (w * cos + h * sin) / 2 + 3, hh: (w * sin + h * cos) / 2 + 3 };
@@ -272,26 +273,51 @@
     }
   };
 
-  /** Points (with the direction there) every LABEL_SPACING_PX along a screen polyline; the
-   *  middle only when it is shorter. Segments shorter than the label are skipped. */
-  function candidates(pts, labelWidth) {
-    var lengths = [], total = 0;
-    for (var i = 1; i < pts.length; i++) { lengths.push(pts[i].distanceTo(pts[i - 1])); total += lengths[i - 1]; }
+  /** Label points (with the direction there) on the part of a screen polyline inside ``view``:
+   *  the middle of each visible stretch, or every LABEL_SPACING_PX along a long one. The
+   *  direction is the chord across the label's width, so curved roads (the CBD rings) are
+   *  named too; a point where the road bends within the label is skipped. */
+  function candidates(pts, labelWidth, view) {
+    var cum = [0];
+    for (var i = 1; i < pts.length; i++) cum.push(cum[i - 1] + pts[i].distanceTo(pts[i - 1]));
+    var total = cum[cum.length - 1];
     if (total < labelWidth) return [];
+    // Visible stretches in arc length, from each segment clipped to the view.
+    var runs = [];
+    for (var k = 1; k < pts.length; k++) {
+      var len = cum[k] - cum[k - 1];
+      if (!len) continue;
+      var clipped = L.LineUtil.clipSegment(pts[k - 1], pts[k], view, false, true);
+      if (!clipped) continue;
+      var s0 = cum[k - 1] + clipped[0].distanceTo(pts[k - 1]), s1 = cum[k - 1] + clipped[1].distanceTo(pts[k - 1]);
+      var last = runs[runs.length - 1];
+      if (last && s0 - last[1] < 1) last[1] = s1; else runs.push([s0, s1]);
+    }
     var stops = [];
-    if (total < LABEL_SPACING_PX) stops.push(total / 2);
-    else for (var s = LABEL_SPACING_PX / 2; s < total; s += LABEL_SPACING_PX) stops.push(s);
-    var out = [], seg = 0, start = 0;
+    runs.forEach(function (r) {
+      var span = r[1] - r[0];
+      if (span < labelWidth) return;
+      if (span < LABEL_SPACING_PX) stops.push((r[0] + r[1]) / 2);
+      else for (var s = r[0] + LABEL_SPACING_PX / 2; s < r[1]; s += LABEL_SPACING_PX) stops.push(s);
+    });
+    var out = [];
     stops.forEach(function (s) {
-      while (seg < lengths.length - 1 && start + lengths[seg] < s) { start += lengths[seg]; seg++; }
-      if (lengths[seg] < labelWidth * 0.6) return;  // a bend: the name would leave the road
-      var a = pts[seg], b = pts[seg + 1], t = (s - start) / lengths[seg];
+      var a = pointAt(pts, cum, Math.max(0, s - labelWidth / 2)), b = pointAt(pts, cum, Math.min(total, s + labelWidth / 2));
+      if (a.distanceTo(b) < labelWidth * 0.85) return;  // a bend: the name would leave the road
       var angle = Math.atan2(b.y - a.y, b.x - a.x);
       if (angle > Math.PI / 2) angle -= Math.PI;  // never upside down
       if (angle < -Math.PI / 2) angle += Math.PI;
-      out.push({ p: L.point(a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t), angle: angle });
+      out.push({ p: pointAt(pts, cum, s), angle: angle });
     });
     return out;
+  }
+
+  /** The point ``s`` pixels along the polyline ``pts`` (``cum``: the length up to each vertex). */
+  function pointAt(pts, cum, s) {
+    var i = 1;
+    while (i < pts.length - 1 && cum[i] < s) i++;
+    var len = cum[i] - cum[i - 1], t = len ? (s - cum[i - 1]) / len : 0;
+    return L.point(pts[i - 1].x + (pts[i].x - pts[i - 1].x) * t, pts[i - 1].y + (pts[i].y - pts[i - 1].y) * t);
   }
 
   function labelMarker(latlng, name, angle, font) {
