@@ -106,7 +106,7 @@ def list_roads():
     """Roads meeting a CRS84 bbox (optionally of some classes) as GeoJSON, narrow classes first."""
     db = get_session()
     box = layer_http.bbox(db)
-    aliases = {k: v for k, v in road_service.CLASS_ALIASES.items()} | {c: c for c in ROAD_CLASSES}
+    aliases = dict(road_service.CLASS_ALIASES) | {c: c for c in ROAD_CLASSES}
     classes = layer_http.codes("class", ROAD_CLASSES, aliases=aliases)
     lim, off = layer_http.limit(), layer_http.offset()
     features, total = road_service.in_bbox(db, _settings(), box, limit=lim, offset=off, classes=classes)
