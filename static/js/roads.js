@@ -25,8 +25,8 @@
   var STYLE = {
     expressway: { fill: "#f7c873", casing: "#b9802a", min: 6, rank: 4 },
     arterial: { fill: "#fde8a8", casing: "#bf9a45", min: 5, rank: 3 },
-    secondary: { fill: "#ffffff", casing: "#9ea8b1", min: 4, rank: 2 },
-    branch: { fill: "#ffffff", casing: "#b4bcc3", min: 3, rank: 1 },
+    secondary: { fill: "#ffffff", casing: "#8f9aa3", min: 4, rank: 2 },
+    branch: { fill: "#ffffff", casing: "#a3acb4", min: 3, rank: 1 },
     alley: { fill: "#fafafa", casing: "#c8cdd2", min: 2, rank: 0 }
   };
   var MAJOR = ["expressway", "arterial"];

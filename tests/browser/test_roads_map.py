@@ -42,6 +42,7 @@ def test_road_names_are_legible_at_zoom_17_on_a_phone_without_tiles(live_server,
         assert pg.evaluate("JSON.parse(document.getElementById('cg-roads-config').textContent).mode") == "base"
         name, lon, lat = _longest_arterial(pg, live_server)
         set_view(pg, lat, lon, 17)
+        pg.wait_for_function("() => window.citygridMap.ready()", timeout=20_000)
         # The road's name is on screen, inside the map, horizontal text at least 15 px tall.
         pg.wait_for_function(
             """(name) => {
