@@ -18,8 +18,9 @@
   "use strict";
 
   var node = document.getElementById("cg-roads-config");
-  if (!node || !window.L) return;
+  if (!node || !window.L || !window.citygrid) return;
   var cfg = JSON.parse(node.textContent);
+  var core = window.citygrid;
 
   // Fill, casing and the narrowest drawing (px) of each class; wide classes are drawn last.
   var STYLE = {
@@ -96,7 +97,7 @@
     if (cfg.mode === "overlay") {
       var control = controls.filter(function (c) { return c._map === map; })[0];
       if (!control) control = L.control.layers(null, null, { collapsed: true }).addTo(map);
-      control.addOverlay(roads.layer, window.citygridHtml.escape(cfg.text.layer));
+      control.addOverlay(roads.layer, core.esc(cfg.text.layer));
       var on = false;
       try { on = localStorage.getItem(STORE_KEY) === "1"; } catch (e) { /* private mode */ }
       if (on) roads.layer.addTo(map);
@@ -169,8 +170,7 @@
       .map(function (v) { return v.toFixed(6); }).join(",") + "&limit=" + cfg.pageSize + (classes ? "&class=" + key : "");
     var features = [];
     function page(href, n) {
-      return fetch(href, { credentials: "same-origin", headers: { Accept: "application/geo+json" }, signal: request.signal })
-        .then(function (resp) { if (!resp.ok) throw new Error("roads: HTTP " + resp.status); return resp.json(); })
+      return core.api.get(href, { headers: { Accept: "application/geo+json" }, signal: request.signal })
         .then(function (body) {
           features = features.concat(body.features || []);
           var next = (body.links || []).filter(function (l) { return l.rel === "next"; })[0];
@@ -321,9 +321,7 @@
   }
 
   function labelMarker(latlng, name, angle, font) {
-    var span = document.createElement("span");
-    span.className = "cg-road-name";
-    span.textContent = name;  // text only: a road name never becomes HTML
+    var span = core.el("span", "cg-road-name", name);  // text only: a road name never becomes HTML
     span.style.fontSize = font + "px";
     span.style.transform = "translate(-50%, -50%) rotate(" + (angle * 180 / Math.PI).toFixed(1) + "deg)";
     return L.marker(latlng, {
