@@ -19,10 +19,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ..caseflow.machine import OPEN_STATES
-from ..models import Building, Camera, Case, Component, DutyGridCell, Pipeline
+from ..models import Building, Camera, Case, Component, DutyGridCell, Pipeline, Road
 
 #: What a retired cell can hold, in report order; ``open_cases`` blocks a replace.
-HELD_KINDS = ("open_cases", "components", "cameras", "buildings", "pipelines", "duty_grids", "routing_rules")
+HELD_KINDS = ("open_cases", "components", "cameras", "buildings", "pipelines", "roads", "duty_grids",
+              "routing_rules")
 #: Uncovered strips narrower than twice this (metres) are rounding, not lost coverage: a
 #: GeoJSON round trip moves vertices by up to ~1 cm.
 COVERAGE_TOLERANCE_M = 0.05
@@ -34,6 +35,7 @@ _BY_CELL_CODE = {
     "cameras": Camera.cell_code,
     "buildings": Building.cell_code,
     "pipelines": Pipeline.cell_code,
+    "roads": Road.cell_code,
     "duty_grids": DutyGridCell.cell_code,
 }
 
