@@ -306,7 +306,7 @@ def command_cases():
     db = get_session()
     lights = _codes("light", LIGHTS)
     bbox = _bbox()
-    zoom = params.integer("zoom", 0, 22, 14)
+    zoom = params.zoom()
     sort = request.args.get("sort") or "newest"
     if sort not in SORTS:
         raise BadRequest(f"'sort' must be one of {', '.join(SORTS)}", field="sort")
