@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..caseflow import machine
 from ..caseflow.worktime import WorkCalendar, deadline, light, shift_deadline
 from ..config import Settings
-from ..errors import BadRequest, Conflict, Forbidden, NotFound, ValidationProblem
+from ..errors import N_, BadRequest, Conflict, Forbidden, NotFound, ValidationProblem
 from ..models import (
     Case,
     CaseEvent,
@@ -48,21 +48,21 @@ class InvalidTransition(Conflict):
     """The action is not allowed from the case's current state."""
 
     type_slug = "invalid-transition"
-    title = "Action not allowed in this state"
+    title = N_("Action not allowed in this state")
 
 
 class StaleVersion(Conflict):
     """The client acted on an older version of the case."""
 
     type_slug = "stale-version"
-    title = "The case has changed since you loaded it"
+    title = N_("The case has changed since you loaded it")
 
 
 class OutsideDistrict(ValidationProblem):
     """A case located outside every unit grid cell."""
 
     type_slug = "out-of-district"
-    title = "Location outside the district's unit grid"
+    title = N_("Location outside the district's unit grid")
 
 
 @dataclass
