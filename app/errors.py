@@ -30,6 +30,29 @@ def N_(message: str) -> str:
     return message
 
 
+class Message:
+    """A problem text kept as catalogue msgid + named values, translated when the answer is built.
+
+    Services raise problems without Flask; this lets them still answer in the request's
+    language. Outside a request it reads as the English msgid.
+
+    Examples
+    --------
+    >>> str(Message(N_("case %(number)s has changed"), number="2026120800001"))
+    'case 2026120800001 has changed'
+    """
+
+    def __init__(self, msgid: str, **values: Any):
+        self.msgid = msgid
+        self.values = values
+
+    def __str__(self) -> str:
+        return gettext(self.msgid, **self.values)
+
+    def __repr__(self) -> str:
+        return f"Message({self.msgid!r}, **{self.values!r})"
+
+
 class Problem(Exception):
     """An error that becomes an RFC 9457 problem document."""
 
@@ -39,7 +62,7 @@ class Problem(Exception):
     #: Response headers that go with this problem (e.g. Retry-After).
     headers: dict[str, str] = {}
 
-    def __init__(self, detail: str, *, status: int | None = None, **extensions: Any):
+    def __init__(self, detail: str | Message, *, status: int | None = None, **extensions: Any):
         super().__init__(detail)
         self.detail = detail
         if status is not None:
@@ -52,7 +75,7 @@ class Problem(Exception):
             "type": f"/problems/{self.type_slug}",
             "title": gettext(self.title),
             "status": self.status,
-            "detail": self.detail,
+            "detail": str(self.detail),
         }
         body.update(self.extensions)
         return body
@@ -205,7 +228,10 @@ def encodable(value: Any) -> Any:
 
     Problems echo what the client sent (a field name, a path, a value in the detail); a
     lone surrogate from a JSON ``"\\ud800"`` would make the error response itself fail.
+    A :class:`Message` becomes its text in the request's language.
     """
+    if isinstance(value, Message):
+        value = str(value)
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
