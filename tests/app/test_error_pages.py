@@ -55,8 +55,9 @@ def test_api_problems_speak_the_request_language(client, grid):
     bad = assert_problem(client.get("/api/v1/grid/locate", query_string={"lon": "east", "lat": "34"},
                                     headers=auth), 400, "lon")
     assert bad["title"] == "请求有误" and bad["detail"] == "“lon”应为数字，收到 'east'"
-    assert assert_problem(client.get("/api/v1/grid/locate", query_string={"lat": "34"},
-                                     headers={**auth, **EN}), 400, "lon")["detail"] == "query parameter 'lon' is required"
+    missing = assert_problem(client.get("/api/v1/grid/locate", query_string={"lat": "34"}, headers={**auth, **EN}),
+                             400, "lon")
+    assert missing["detail"] == "query parameter 'lon' is required"
     far = {"lon": "100", "lat": "20"}
     outside = assert_problem(client.get("/api/v1/grid/locate", query_string=far, headers=auth), 404)
     assert outside["type"] == "/problems/out-of-district" and outside["title"] == "位置不在本区单元网格内"
