@@ -177,7 +177,9 @@ def unavailable_problem(exc: BaseException) -> ServiceUnavailable | None:
     if not database_unavailable(exc):
         return None
     LOGGER.warning("database unavailable on %s: %s", request.path, getattr(exc, "orig", None) or exc)
-    return ServiceUnavailable(gettext("the database cannot be reached right now; try again in a few seconds"))
+    # Translated when answered: choosing the language may need the caller, so not before the
+    # handler has forgotten the failed session's state.
+    return ServiceUnavailable(Message(N_("the database cannot be reached right now; try again in a few seconds")))
 
 
 class PayloadTooLarge(Problem):
@@ -312,6 +314,7 @@ def register_error_handlers(app: Flask) -> None:
         if unavailable is not None:
             return _problem(unavailable)
         LOGGER.error("unhandled error on %s", request.path, exc_info=exc)
+        _choose_language_without_database()
         detail = str(exc) if app.debug else gettext("An unexpected error occurred; it has been logged.")
         return problem_response(Problem(detail).to_dict())
 
@@ -340,6 +343,23 @@ def _html_error(status: int, title: str, detail: str):
     return page, status
 
 
+def _choose_language_without_database() -> None:
+    """Fix this request's language now without loading anything (the session may be broken).
+
+    The caller's own choice counts only when it is already in memory; else the cookie's or
+    the browser's language is used.
+    """
+    user = getattr(g, "user", None)
+    hide = user is not None and "locale" not in sa.inspect(user).dict
+    if hide:
+        g.user = None
+    try:
+        get_locale()
+    finally:
+        if hide:
+            g.user = user
+
+
 def _forget_database_state() -> None:
     """Answer an outage without the database: close the request's session, forget the caller.
 
@@ -348,8 +368,5 @@ def _forget_database_state() -> None:
     already chosen for this request (the caller's, when it is known without the database).
     """
     discard_session()
-    user = getattr(g, "user", None)
-    if user is not None and "locale" not in sa.inspect(user).dict:
-        g.user = None
-    get_locale()  # chosen and kept for this request while the caller is still known
+    _choose_language_without_database()  # chosen and kept for this request while the caller is still known
     g.user = None

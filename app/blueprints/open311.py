@@ -130,7 +130,7 @@ def _error(exc: Exception):
     """Every failure inside these views answers in the Open311 error format."""
     unavailable = unavailable_problem(exc)
     if unavailable is not None:
-        resp = error_response(unavailable.status, unavailable.detail)
+        resp = error_response(unavailable.status, str(unavailable.detail))
         resp.headers.update(unavailable.headers)
         return resp
     if isinstance(exc, Problem):
