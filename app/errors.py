@@ -6,10 +6,11 @@ import logging
 import re
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask, g, jsonify, request
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from werkzeug.exceptions import HTTPException
 
 from gis.errors import GisError
@@ -21,16 +22,47 @@ LOGGER = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue; it is translated when the answer is built.
+
+    Problem titles are class attributes, defined before any request has a language.
+    """
+    return message
+
+
+class Message:
+    """A problem text kept as catalogue msgid + named values, translated when the answer is built.
+
+    Services raise problems without Flask; this lets them still answer in the request's
+    language. Outside a request it reads as the English msgid.
+
+    Examples
+    --------
+    >>> str(Message(N_("case %(number)s has changed"), number="2026120800001"))
+    'case 2026120800001 has changed'
+    """
+
+    def __init__(self, msgid: str, **values: Any):
+        self.msgid = msgid
+        self.values = values
+
+    def __str__(self) -> str:
+        return gettext(self.msgid, **self.values)
+
+    def __repr__(self) -> str:
+        return f"Message({self.msgid!r}, **{self.values!r})"
+
+
 class Problem(Exception):
     """An error that becomes an RFC 9457 problem document."""
 
     status = 500
     type_slug = "internal-error"
-    title = "Internal server error"
+    title = N_("Internal server error")
     #: Response headers that go with this problem (e.g. Retry-After).
     headers: dict[str, str] = {}
 
-    def __init__(self, detail: str, *, status: int | None = None, **extensions: Any):
+    def __init__(self, detail: str | Message, *, status: int | None = None, **extensions: Any):
         super().__init__(detail)
         self.detail = detail
         if status is not None:
@@ -38,12 +70,12 @@ class Problem(Exception):
         self.extensions = extensions
 
     def to_dict(self) -> dict[str, Any]:
-        """The problem document's members."""
+        """The problem document's members; the title in the request's language."""
         body = {
             "type": f"/problems/{self.type_slug}",
-            "title": self.title,
+            "title": gettext(self.title),
             "status": self.status,
-            "detail": self.detail,
+            "detail": str(self.detail),
         }
         body.update(self.extensions)
         return body
@@ -54,7 +86,7 @@ class BadRequest(Problem):
 
     status = 400
     type_slug = "bad-request"
-    title = "Bad request"
+    title = N_("Bad request")
 
     def __init__(self, detail: str, *, field: str | None = None, **ext: Any):
         if field:
@@ -67,7 +99,7 @@ class ValidationProblem(Problem):
 
     status = 422
     type_slug = "validation-failed"
-    title = "Validation failed"
+    title = N_("Validation failed")
 
     def __init__(self, detail: str, *, errors: list[dict] | None = None, **ext: Any):
         super().__init__(detail, errors=errors or [], **ext)
@@ -78,7 +110,7 @@ class Unauthorized(Problem):
 
     status = 401
     type_slug = "unauthorized"
-    title = "Authentication required"
+    title = N_("Authentication required")
 
 
 class Forbidden(Problem):
@@ -86,7 +118,7 @@ class Forbidden(Problem):
 
     status = 403
     type_slug = "forbidden"
-    title = "Not allowed for your role"
+    title = N_("Not allowed for your role")
 
 
 class NotFound(Problem):
@@ -94,14 +126,14 @@ class NotFound(Problem):
 
     status = 404
     type_slug = "not-found"
-    title = "Not found"
+    title = N_("Resource not found")
 
 
 class OutOfDistrict(NotFound):
     """A point lies outside every unit grid cell of the district."""
 
     type_slug = "out-of-district"
-    title = "Location outside the district's unit grid"
+    title = N_("Location outside the district's unit grid")
 
 
 class Conflict(Problem):
@@ -109,7 +141,7 @@ class Conflict(Problem):
 
     status = 409
     type_slug = "conflict"
-    title = "Conflict"
+    title = N_("Conflict")
 
 
 class TooManyRequests(Problem):
@@ -117,7 +149,7 @@ class TooManyRequests(Problem):
 
     status = 429
     type_slug = "too-many-requests"
-    title = "Too many requests"
+    title = N_("Too many requests")
 
     def __init__(self, detail: str, *, retry_after: int | None = None, **ext: Any):
         #: Seconds to wait, sent as the Retry-After header.
@@ -133,7 +165,7 @@ class ServiceUnavailable(Problem):
 
     status = 503
     type_slug = "service-unavailable"
-    title = "Service temporarily unavailable"
+    title = N_("Service temporarily unavailable")
     #: A few seconds: long enough for a restart or fail-over, short enough for a person.
     headers = {"Retry-After": "5"}
 
@@ -145,7 +177,9 @@ def unavailable_problem(exc: BaseException) -> ServiceUnavailable | None:
     if not database_unavailable(exc):
         return None
     LOGGER.warning("database unavailable on %s: %s", request.path, getattr(exc, "orig", None) or exc)
-    return ServiceUnavailable("the database cannot be reached right now; try again in a few seconds")
+    # Translated when answered: choosing the language may need the caller, so not before the
+    # handler has forgotten the failed session's state.
+    return ServiceUnavailable(Message(N_("the database cannot be reached right now; try again in a few seconds")))
 
 
 class PayloadTooLarge(Problem):
@@ -153,7 +187,7 @@ class PayloadTooLarge(Problem):
 
     status = 413
     type_slug = "payload-too-large"
-    title = "Payload too large"
+    title = N_("Payload too large")
 
 
 class RequestTimeout(Problem):
@@ -161,7 +195,7 @@ class RequestTimeout(Problem):
 
     status = 408
     type_slug = "request-timeout"
-    title = "Request timeout"
+    title = N_("Request timeout")
 
 
 #: A client's X-Request-ID is kept only if it is this short and plain (it is logged, echoed and
@@ -196,7 +230,10 @@ def encodable(value: Any) -> Any:
 
     Problems echo what the client sent (a field name, a path, a value in the detail); a
     lone surrogate from a JSON ``"\\ud800"`` would make the error response itself fail.
+    A :class:`Message` becomes its text in the request's language.
     """
+    if isinstance(value, Message):
+        value = str(value)
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
@@ -259,19 +296,17 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code == 413:
             return problem_response(
                 PayloadTooLarge(
-                    f"request body exceeds {app.config.get('MAX_CONTENT_LENGTH')} bytes"
+                    gettext("request body exceeds %(limit)s bytes", limit=app.config.get("MAX_CONTENT_LENGTH"))
                 ).to_dict()
             )
         if wants_html():
             return _html_error(exc.code or 500, exc.name, exc.description or "")
-        return problem_response(
-            {
-                "type": "about:blank",
-                "title": exc.name,
-                "status": exc.code,
-                "detail": exc.description,
-            }
-        )
+        if exc.code == 404:
+            # No route: the most common API mistake a page can make, so said in its language.
+            title, detail = gettext("Resource not found"), gettext("Nothing is at this address.")
+        else:
+            title, detail = exc.name, exc.description
+        return problem_response({"type": "about:blank", "title": title, "status": exc.code, "detail": detail})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -279,14 +314,50 @@ def register_error_handlers(app: Flask) -> None:
         if unavailable is not None:
             return _problem(unavailable)
         LOGGER.error("unhandled error on %s", request.path, exc_info=exc)
-        detail = str(exc) if app.debug else "An unexpected error occurred; it has been logged."
+        _choose_language_without_database()
+        detail = str(exc) if app.debug else gettext("An unexpected error occurred; it has been logged.")
         return problem_response(Problem(detail).to_dict())
 
 
+def _same_site_referrer() -> str | None:
+    """The page the visitor came from, when it is one of ours and not this one (the Back link)."""
+    ref = request.referrer
+    if not ref:
+        return None
+    parts = urlsplit(ref)
+    if parts.netloc != request.host or parts.scheme not in ("http", "https") or parts.path == request.path:
+        return None
+    return ref
+
+
 def _html_error(status: int, title: str, detail: str):
+    """The error page: 403 and 404 say in the page's language what the visitor can do next.
+
+    Their problem detail (which names roles or ids, in English) is for API clients and logs,
+    not for a person who followed a link.
+    """
     from flask import render_template
 
-    return render_template("error.html", status=status, title=encodable(title), detail=encodable(detail)), status
+    page = render_template("error.html", status=status, title=encodable(gettext(title)), detail=encodable(detail),
+                           back=_same_site_referrer(), user=getattr(g, "user", None))
+    return page, status
+
+
+def _choose_language_without_database() -> None:
+    """Fix this request's language now without loading anything (the session may be broken).
+
+    The caller's own choice counts only when it is already in memory; else the cookie's or
+    the browser's language is used.
+    """
+    user = getattr(g, "user", None)
+    hide = user is not None and "locale" not in sa.inspect(user).dict
+    if hide:
+        g.user = None
+    try:
+        get_locale()
+    finally:
+        if hide:
+            g.user = user
 
 
 def _forget_database_state() -> None:
@@ -297,8 +368,5 @@ def _forget_database_state() -> None:
     already chosen for this request (the caller's, when it is known without the database).
     """
     discard_session()
-    user = getattr(g, "user", None)
-    if user is not None and "locale" not in sa.inspect(user).dict:
-        g.user = None
-    get_locale()  # chosen and kept for this request while the caller is still known
+    _choose_language_without_database()  # chosen and kept for this request while the caller is still known
     g.user = None

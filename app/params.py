@@ -1,4 +1,7 @@
-"""Parse query parameters into plain values; every failure names the parameter."""
+"""Parse query parameters into plain values; every failure names the parameter.
+
+The messages of the common failures are in the request's language (pages show them).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import re
 from datetime import date, datetime, timezone, tzinfo
 
 from flask import request
+from flask_babel import gettext
 
 from .errors import BadRequest
 
@@ -46,11 +50,19 @@ def check_text(value: str, field: str) -> str:
     return value
 
 
+def _required(name: str) -> str:
+    return gettext("query parameter '%(name)s' is required", name=name)
+
+
+def _between(name: str, lo: object, hi: object, value: object) -> str:
+    return gettext("'%(name)s' must be between %(lo)s and %(hi)s, got %(value)s", name=name, lo=lo, hi=hi, value=value)
+
+
 def required(name: str) -> str:
     """A non-empty query parameter."""
     raw = request.args.get(name)
     if raw is None or raw.strip() == "":
-        raise BadRequest(f"query parameter '{name}' is required", field=name)
+        raise BadRequest(_required(name), field=name)
     return raw.strip()
 
 
@@ -60,15 +72,17 @@ def number(name: str, lo: float, hi: float, default: float | None = None) -> flo
     if raw is None or raw.strip() == "":
         if default is not None:
             return default
-        raise BadRequest(f"query parameter '{name}' is required", field=name)
+        raise BadRequest(_required(name), field=name)
     try:
         value = float(raw)
     except ValueError:
-        raise BadRequest(f"'{name}' must be a number, got {raw!r}", field=name) from None
+        raise BadRequest(gettext("'%(name)s' must be a number, got %(value)s", name=name, value=repr(raw)),
+                         field=name) from None
     if not math.isfinite(value):
-        raise BadRequest(f"'{name}' must be a finite number, got {raw!r}", field=name)
+        raise BadRequest(gettext("'%(name)s' must be a finite number, got %(value)s", name=name, value=repr(raw)),
+                         field=name)
     if not lo <= value <= hi:
-        raise BadRequest(f"'{name}' must be between {lo:g} and {hi:g}, got {value:g}", field=name)
+        raise BadRequest(_between(name, f"{lo:g}", f"{hi:g}", f"{value:g}"), field=name)
     return value
 
 
@@ -80,10 +94,20 @@ def integer(name: str, lo: int, hi: int, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest(f"'{name}' must be a whole number, got {raw!r}", field=name) from None
+        raise BadRequest(gettext("'%(name)s' must be a whole number, got %(value)s", name=name, value=repr(raw)),
+                         field=name) from None
     if not lo <= value <= hi:
-        raise BadRequest(f"'{name}' must be between {lo} and {hi}, got {value}", field=name)
+        raise BadRequest(_between(name, lo, hi, value), field=name)
     return value
+
+
+def zoom(name: str = "zoom", default: int = 14, largest: int = 22) -> int:
+    """A map zoom level 0..``largest``, fractional values floored.
+
+    Leaflet reports a fractional zoom while a fly-to or pinch animation runs (and with
+    ``zoomSnap`` < 1); the level whose tiles are drawn is the floor.
+    """
+    return math.floor(number(name, 0, largest, default))
 
 
 def id_value(name: str, largest: int = MAX_INT_ID) -> int | None:

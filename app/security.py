@@ -9,6 +9,7 @@ from functools import wraps
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -134,11 +135,10 @@ def roles_required(*roles: str) -> Callable:
             if user is None:
                 if wants_html():
                     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-                raise Unauthorized("sign in, or send 'Authorization: Bearer <token>'")
+                raise Unauthorized(gettext("sign in, or send 'Authorization: Bearer <token>'"))
             if user.role not in allowed:
-                raise Forbidden(
-                    f"role {user.role!r} may not use this; allowed: {', '.join(allowed)}"
-                )
+                # The caller's own role says why; the list of roles that may is not theirs to plan with.
+                raise Forbidden(gettext("your role (%(role)s) may not use this", role=gettext(user.role)))
             return view(*args, **kwargs)
 
         wrapper.allowed_roles = tuple(allowed)

@@ -6,6 +6,7 @@ from datetime import date, time
 
 import sqlalchemy as sa
 from flask import Blueprint, jsonify, request
+from flask_babel import get_locale
 from sqlalchemy.dialects.postgresql import insert
 
 from .. import params
@@ -16,6 +17,7 @@ from ..models import CalendarDay, Department, WorkWindow
 from ..security import current_actor, roles_required
 from ..services import workcal
 from ..services.audit import record
+from ..services.names import in_language
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -128,12 +130,17 @@ def _department_dict(d: Department) -> dict:
             "works_weekends": d.works_weekends, "active": d.active}
 
 
+def _department_json(d: Department) -> dict:
+    """A department for pages: ``name`` in the request's language, ``name_zh`` / ``name_en`` as stored."""
+    return {**_department_dict(d), "name": in_language(d.name, d.name_en, get_locale().language), "name_zh": d.name}
+
+
 @bp.get("/departments")
 @roles_required()
 def list_departments():
     """The handling departments."""
     db = get_session()
-    return jsonify({"departments": [_department_dict(d) for d in
+    return jsonify({"departments": [_department_json(d) for d in
                                     db.scalars(sa.select(Department).order_by(Department.code))]})
 
 
@@ -163,4 +170,4 @@ def update_department(code: str):
     record(db, current_actor(), "department.update", "department", dept.id,
            {"before": before, "after": _department_dict(dept)})
     db.commit()
-    return jsonify(_department_dict(dept))
+    return jsonify(_department_json(dept))

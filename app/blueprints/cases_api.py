@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
+from flask_babel import get_locale
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 
@@ -28,6 +29,7 @@ from ..services import components as component_service
 from ..services import idempotency
 from ..services import refcache
 from ..services.audit import record
+from ..services.names import in_language
 from ..services.photos import PhotoError, PhotoStore, check_photo
 from ..services.workcal import load_calendar
 
@@ -213,6 +215,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def category_ref(category: Category) -> dict[str, Any]:
+    """A case's category: ``name`` in the request's language, ``name_zh`` / ``name_en`` as stored."""
+    return {"id": category.id, "code": category.code,
+            "name": in_language(category.name, category.name_en, get_locale().language),
+            "name_zh": category.name, "name_en": category.name_en, "standard_ref": category.standard_ref}
+
+
 def case_summary(case: Case, calendar, lonlat: tuple[float, float] | None = None) -> dict[str, Any]:
     """The list view of a case."""
     return {
@@ -221,8 +230,7 @@ def case_summary(case: Case, calendar, lonlat: tuple[float, float] | None = None
         "state": case.state,
         "source": case.source,
         "kind": case.kind,
-        "category": {"id": case.category_id, "code": case.category_code, "name": case.category.name,
-                     "standard_ref": case.standard_ref},
+        "category": {**category_ref(case.category), "code": case.category_code, "standard_ref": case.standard_ref},
         "urgency": case.urgency,
         "description": case.description,
         "address": case.address,
@@ -322,7 +330,9 @@ def create_case():
             db, settings, calendar, user, current_actor(), intake, store
         )
         url = url_for("cases_api.read_case", case_id=result.id)
-        body = {"case": {**result.summary, "url": url}, "possible_duplicates": result.duplicates}
+        category = db.get(Category, result.summary["category"]["id"])
+        body = {"case": {**result.summary, "category": category_ref(category), "url": url},
+                "possible_duplicates": result.duplicates}
         if key:
             idempotency.answer(db, user.id, key, 201, body)
         db.commit()

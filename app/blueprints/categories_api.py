@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import get_locale
 
 from .. import params
 from ..db import get_session
@@ -38,7 +39,10 @@ def _json_object() -> dict[str, Any]:
 @bp.get("/categories")
 @roles_required()
 def list_categories():
-    """The category tree kind → major → minor of the active (or a named) standard."""
+    """The category tree kind → major → minor of the active (or a named) standard.
+
+    Names are in the request's language (English where the directory has an English name).
+    """
     settings = current_app.config["SETTINGS"]
     standard = request.args.get("standard") or settings.category_standard
     q = request.args.get("q")
@@ -47,7 +51,8 @@ def list_categories():
     kind = request.args.get("kind") or None
     try:
         tree = cat_service.category_tree(
-            get_session(), standard, q=q, kind=kind, include_disabled=current_user().role == "admin"
+            get_session(), standard, q=q, kind=kind, include_disabled=current_user().role == "admin",
+            language=get_locale().language,
         )
     except cat_service.CategoryError as exc:
         raise BadRequest(str(exc), field=exc.field) from None
@@ -59,7 +64,7 @@ def list_categories():
 def get_category(category_id: int):
     """One category with its time limits."""
     try:
-        return jsonify(cat_service.category_detail(get_session(), category_id))
+        return jsonify(cat_service.category_detail(get_session(), category_id, get_locale().language))
     except cat_service.CategoryError as exc:
         raise _problem(exc) from None
 
@@ -76,7 +81,7 @@ def patch_category(category_id: int):
         db.rollback()
         raise _problem(exc) from None
     db.commit()
-    return jsonify(cat_service.category_detail(db, category_id))
+    return jsonify(cat_service.category_detail(db, category_id, get_locale().language))
 
 
 @bp.get("/routing-rules")

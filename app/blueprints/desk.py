@@ -19,6 +19,7 @@ from ..errors import BadRequest
 from ..models import Case, Community, Department, DutyGrid, DutyGridCell, Street, User
 from ..security import current_user, roles_required
 from ..services import cases as case_service
+from ..services.names import in_language
 from ..services.workcal import load_calendar
 from .cases_api import case_detail, case_summary
 
@@ -156,7 +157,7 @@ def local_time(value: datetime | str | None) -> str:
 def _dept_name(dept: Department | None) -> str | None:
     if dept is None:
         return None
-    return dept.name if get_locale().language == "zh" else (dept.name_en or dept.name)
+    return in_language(dept.name, dept.name_en, get_locale().language)
 
 
 def action_texts() -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, url_for
+from flask_babel import gettext
 
 from gis import crs as gcrs
 from gis.errors import UnknownCRSError
@@ -44,11 +45,12 @@ def locate():
         where = (
             f"lon {extent.min_lon:.4f}–{extent.max_lon:.4f}, lat {extent.min_lat:.4f}–{extent.max_lat:.4f}"
             if extent
-            else "no unit grid cells are loaded"
+            else gettext("no unit grid cells are loaded")
         )
         raise OutOfDistrict(
-            f"point lon={lon84:.6f}, lat={lat84:.6f} (CRS84) is outside every unit grid cell of "
-            f"{settings.district_name}; the district's extent is {where}",
+            gettext("point lon=%(lon)s, lat=%(lat)s (CRS84) is outside every unit grid cell of %(district)s; "
+                    "the district's extent is %(extent)s",
+                    lon=f"{lon84:.6f}", lat=f"{lat84:.6f}", district=settings.district_name, extent=where),
             district_extent=extent.as_list() if extent else None,
         )
     found["point"] = {

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask_babel import get_locale
 from sqlalchemy.orm import aliased
 
 from .. import params
@@ -21,6 +22,7 @@ from ..errors import BadRequest
 from ..models import Case, Category, Department, User
 from ..security import current_user, roles_required
 from ..services import live
+from ..services.names import in_language
 from ..services.cases import Clock, ClockDepartment, now_utc, warning_light
 from ..services.workcal import load_calendar
 
@@ -187,7 +189,7 @@ def _open_cases_query():
             Case.stage, Case.stage_deadline, Case.stage_limit_minutes, Case.stage_limit_unit,
             Case.suspended_at, Case.handle_deadline, Case.pending_request, Case.reported_at,
             Case.version, Case.camera_id, dept.code, dept.works_weekends, suggested.code,
-            sa.func.ST_X(point), sa.func.ST_Y(point), Case.cell_code,
+            sa.func.ST_X(point), sa.func.ST_Y(point), Case.cell_code, Category.name_en,
         )
         .join(Category, Category.id == Case.category_id)
         .outerjoin(dept, dept.id == Case.department_id)
@@ -221,7 +223,8 @@ def _row_dict(r, light: str | None) -> dict[str, Any]:
     description = r[8] or ""
     return {
         "id": r[0], "number": r[1], "state": r[2], "source": r[3],
-        "category": {"code": r[5], "kind": r[4], "name": r[6]},
+        "category": {"code": r[5], "kind": r[4], "name": in_language(r[6], r[28], get_locale().language),
+                     "name_zh": r[6], "name_en": r[28]},
         "urgency": r[7],
         "description": description if len(description) <= 120 else description[:119] + "…",
         "address": r[9], "street_code": r[10], "community_code": r[11],
@@ -306,7 +309,7 @@ def command_cases():
     db = get_session()
     lights = _codes("light", LIGHTS)
     bbox = _bbox()
-    zoom = params.integer("zoom", 0, 22, 14)
+    zoom = params.zoom()
     sort = request.args.get("sort") or "newest"
     if sort not in SORTS:
         raise BadRequest(f"'sort' must be one of {', '.join(SORTS)}", field="sort")

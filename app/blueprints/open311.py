@@ -130,13 +130,13 @@ def _error(exc: Exception):
     """Every failure inside these views answers in the Open311 error format."""
     unavailable = unavailable_problem(exc)
     if unavailable is not None:
-        resp = error_response(unavailable.status, unavailable.detail)
+        resp = error_response(unavailable.status, str(unavailable.detail))
         resp.headers.update(unavailable.headers)
         return resp
     if isinstance(exc, Problem):
         # Open311 knows 403 (api_key), 404 (not found) and 400 (anything else).
         status = {401: 403, 403: 403, 404: 404, 429: 429}.get(exc.status, 400 if exc.status < 500 else exc.status)
-        detail = exc.detail
+        detail = str(exc.detail)
         fields = _problem_fields(exc)
         prefix = ", ".join(fields)
         if fields and not any(detail.startswith(name) for name in fields):

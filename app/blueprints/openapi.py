@@ -169,7 +169,9 @@ SPEC = {
                 "lon": {"type": "number"}, "lat": {"type": "number"}, "crs": {"type": "string"},
                 "on_duty": {"type": "boolean"}}})},
             "responses": {"200": {"description": "Recorded"}, "400": _PROBLEM, "403": _PROBLEM}}},
-        "/api/v1/categories": _get("The category tree (kind → major → minor) of the active standard",
+        "/api/v1/categories": _get("The category tree (kind → major → minor) of the active standard; every "
+                                   "name is in the request's language (English where one exists), name_zh and "
+                                   "name_en are the stored names",
                                    [{"name": n, "in": "query", "schema": {"type": "string"}}
                                     for n in ("q", "kind", "standard")]),
         "/api/v1/categories/{category_id}": {
@@ -207,7 +209,8 @@ SPEC = {
                                        "schema": {"type": "string", "format": "date"}}],
                        "responses": {"204": {"description": "Deleted"}, "403": _PROBLEM, "404": _PROBLEM}},
         },
-        "/api/v1/departments": _get("The handling departments"),
+        "/api/v1/departments": _get("The handling departments; name is in the request's language, name_zh and "
+                                    "name_en are the stored names"),
         "/api/v1/departments/{code}": {"patch": {
             "summary": "Edit a department (admin): names, phone, weekend work, active",
             "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],

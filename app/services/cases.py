@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..caseflow import machine
 from ..caseflow.worktime import WorkCalendar, deadline, light, shift_deadline
 from ..config import Settings
-from ..errors import BadRequest, Conflict, Forbidden, NotFound, ValidationProblem
+from ..errors import N_, BadRequest, Conflict, Forbidden, Message, NotFound, ValidationProblem
 from ..models import (
     Case,
     CaseEvent,
@@ -48,21 +48,21 @@ class InvalidTransition(Conflict):
     """The action is not allowed from the case's current state."""
 
     type_slug = "invalid-transition"
-    title = "Action not allowed in this state"
+    title = N_("Action not allowed in this state")
 
 
 class StaleVersion(Conflict):
     """The client acted on an older version of the case."""
 
     type_slug = "stale-version"
-    title = "The case has changed since you loaded it"
+    title = N_("The case has changed since you loaded it")
 
 
 class OutsideDistrict(ValidationProblem):
     """A case located outside every unit grid cell."""
 
     type_slug = "out-of-district"
-    title = "Location outside the district's unit grid"
+    title = N_("Location outside the district's unit grid")
 
 
 @dataclass
@@ -359,12 +359,13 @@ def create_case(
     ).mappings().first()
     if place is None:
         extent = grid_service.district_extent(session)
+        where = (f"lon {extent.min_lon:.4f}–{extent.max_lon:.4f}, lat {extent.min_lat:.4f}–{extent.max_lat:.4f}"
+                 if extent else "-")
+        outside = Message(N_("outside the district"))
         raise OutsideDistrict(
-            f"lon={data.lon:.6f}, lat={data.lat:.6f} is outside {settings.district_name}'s unit grid"
-            + (f" (lon {extent.min_lon:.4f}–{extent.max_lon:.4f}, lat {extent.min_lat:.4f}–{extent.max_lat:.4f})"
-               if extent else ""),
-            errors=[{"field": "lon", "message": "outside the district"},
-                    {"field": "lat", "message": "outside the district"}],
+            Message(N_("lon=%(lon)s, lat=%(lat)s is outside %(district)s's unit grid (%(extent)s)"),
+                    lon=f"{data.lon:.6f}", lat=f"{data.lat:.6f}", district=settings.district_name, extent=where),
+            errors=[{"field": "lon", "message": outside}, {"field": "lat", "message": outside}],
         )
     if data.camera_id and place["camera_status"] in (None, "retired"):
         raise BadRequest(
@@ -508,7 +509,8 @@ def perform_action(
     session.refresh(case, with_for_update=True)
     if case.version != version:
         raise StaleVersion(
-            f"case {case.number} is at version {case.version}, not {version}; reload and try again",
+            Message(N_("case %(number)s is at version %(current)s, not %(version)s; reload and try again"),
+                    number=case.number, current=case.version, version=version),
             current_version=case.version,
         )
     pending = (case.pending_request or {}).get("kind")

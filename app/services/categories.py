@@ -19,6 +19,7 @@ from ..models import Category, Department, TimeLimit
 from ..models.catalog import KINDS, LIMIT_UNITS, STAGES, URGENCIES
 from . import refcache
 from .audit import Actor, record
+from .names import in_language
 
 __all__ = [
     "CATEGORY_FILES",
@@ -53,6 +54,14 @@ KIND_NAMES = {
     ("GB/T 47678.5-2026", "event"): "管理事项",
     ("GB/T 30428.2-2013", "component"): "管理部件",
     ("GB/T 30428.2-2013", "event"): "管理事件",
+}
+
+#: English names of the kinds (the chips of the report form), keyed like KIND_NAMES.
+KIND_NAMES_EN = {
+    ("GB/T 47678.5-2026", "component"): "Components",
+    ("GB/T 47678.5-2026", "event"): "Matters",
+    ("GB/T 30428.2-2013", "component"): "Components",
+    ("GB/T 30428.2-2013", "event"): "Events",
 }
 
 #: English names of the major classes, keyed by (standard, kind, major code).
@@ -372,8 +381,10 @@ def _limit_dict(row: TimeLimit) -> dict[str, Any]:
 # ---------------------------------------------------------------- reading
 
 
-def _dept(d: Department | None) -> dict[str, str] | None:
-    return None if d is None else {"code": d.code, "name": d.name}
+def _dept(d: Department | None, language: str | None) -> dict[str, str | None] | None:
+    if d is None:
+        return None
+    return {"code": d.code, "name": in_language(d.name, d.name_en, language), "name_zh": d.name, "name_en": d.name_en}
 
 
 def _escape_like(text: str) -> str:
@@ -386,12 +397,17 @@ def category_tree(
     q: str | None = None,
     kind: str | None = None,
     include_disabled: bool = False,
+    language: str | None = "zh",
 ) -> list[dict[str, Any]]:
     """The directory as kind → major → minor, optionally filtered.
 
     ``q`` matches a Chinese or English name substring (case-insensitive), a code prefix, or a
     major class name (then the whole major is kept); majors left empty are dropped. Each
     category carries its default department and its normal handling limit.
+
+    ``name`` of each kind, major and category is in ``language`` (English where an English
+    name exists, else the standard's Chinese name); ``name_zh`` and ``name_en`` are the
+    stored names.
 
     Examples
     --------
@@ -434,15 +450,23 @@ def category_tree(
     default = limits.get(None)
     tree: dict[str, dict[str, Any]] = {}
     for cat, dept in rows:
-        k = tree.setdefault(cat.kind, {"kind": cat.kind, "name": KIND_NAMES[(standard, cat.kind)], "majors": {}})
-        major = k["majors"].setdefault(cat.major_code, {
-            "code": cat.major_code, "name": cat.major_name,
-            "name_en": MAJOR_NAMES_EN.get((standard, cat.kind, cat.major_code)), "categories": [],
+        key = (standard, cat.kind)
+        k = tree.setdefault(cat.kind, {
+            "kind": cat.kind, "name": in_language(KIND_NAMES[key], KIND_NAMES_EN[key], language),
+            "name_zh": KIND_NAMES[key], "name_en": KIND_NAMES_EN[key], "majors": {},
         })
+        if cat.major_code not in k["majors"]:
+            major_en = MAJOR_NAMES_EN.get((standard, cat.kind, cat.major_code))
+            k["majors"][cat.major_code] = {
+                "code": cat.major_code, "name": in_language(cat.major_name, major_en, language),
+                "name_zh": cat.major_name, "name_en": major_en, "categories": [],
+            }
+        major = k["majors"][cat.major_code]
         limit = limits.get(cat.id, default)
         major["categories"].append({
-            "id": cat.id, "code": cat.code, "name": cat.name, "name_en": cat.name_en,
-            "default_department": _dept(dept), "auto_dispatch": cat.auto_dispatch, "enabled": cat.enabled,
+            "id": cat.id, "code": cat.code, "name": in_language(cat.name, cat.name_en, language),
+            "name_zh": cat.name, "name_en": cat.name_en,
+            "default_department": _dept(dept, language), "auto_dispatch": cat.auto_dispatch, "enabled": cat.enabled,
             "handle_limit": None if limit is None else {"value": limit.limit_value, "unit": limit.limit_unit},
         })
     out = []
@@ -452,8 +476,10 @@ def category_tree(
     return out
 
 
-def category_detail(session: Session, category_id: int) -> dict[str, Any]:
+def category_detail(session: Session, category_id: int, language: str | None = "zh") -> dict[str, Any]:
     """One category with its own time-limit rows and the effective limit of every stage.
+
+    ``name`` and the department's ``name`` are in ``language`` (see :func:`category_tree`).
 
     Examples
     --------
@@ -479,8 +505,9 @@ def category_detail(session: Session, category_id: int) -> dict[str, Any]:
     return {
         "id": cat.id, "standard_ref": cat.standard_ref, "kind": cat.kind, "code": cat.code,
         "full_code": cat.full_code, "major_code": cat.major_code, "major_name": cat.major_name,
-        "name": cat.name, "name_en": cat.name_en, "local_code": cat.local_code,
-        "default_department": _dept(cat.default_department), "auto_dispatch": cat.auto_dispatch,
+        "name": in_language(cat.name, cat.name_en, language), "name_zh": cat.name, "name_en": cat.name_en,
+        "local_code": cat.local_code,
+        "default_department": _dept(cat.default_department, language), "auto_dispatch": cat.auto_dispatch,
         "duplicate_radius_m": cat.duplicate_radius_m, "enabled": cat.enabled,
         "time_limits": [_limit_dict(r) for r in rows if r.category_id == cat.id],
         "effective_time_limits": effective,

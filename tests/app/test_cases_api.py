@@ -251,6 +251,34 @@ def test_auto_dispatch_category_skips_the_dispatcher(client, loop, db_session):
     assert case["timeline"][-1]["actor"] == "system"
 
 
+def test_case_names_follow_the_request_language(client, loop, db_session):
+    """A case's category and the departments are in English for English pages, else in Chinese."""
+    db_session.execute(sa.update(Department).where(Department.code == "municipal_roads")
+                       .values(name_en="Municipal roads"))
+    db_session.commit()
+    en = {"Accept-Language": "en"}
+    case = new_case(client, loop, headers=en)
+    assert (case["category"]["name"], case["category"]["name_zh"]) == ("Exposed rubbish", "暴露垃圾")
+    assert client.get(case["url"], headers=loop["tokens"]["operator"]).get_json()["category"]["name"] == "暴露垃圾"
+    detail = client.get(case["url"], headers={**loop["tokens"]["operator"], **en}).get_json()
+    assert detail["category"]["name"] == "Exposed rubbish"
+    listed = client.get("/api/v1/cases", headers={**loop["tokens"]["leader"], **en}).get_json()["items"]
+    assert [c["category"]["name"] for c in listed] == ["Exposed rubbish"]
+    command = client.get("/api/v1/command/cases", headers={**loop["tokens"]["dispatcher"], **en}).get_json()
+    assert [c["category"]["name"] for c in command["list"]["items"]] == ["Exposed rubbish"]
+
+    def departments(**headers):
+        body = client.get("/api/v1/departments", headers={**loop["tokens"]["dispatcher"], **headers}).get_json()
+        return {d["code"]: d["name"] for d in body["departments"]}
+
+    assert departments() == {"municipal_roads": "市政道路", "sanitation": "环卫"}
+    assert departments(**en) == {"municipal_roads": "Municipal roads", "sanitation": "环卫"}  # no English name yet
+    resp = client.patch("/api/v1/departments/sanitation", json={"name_en": "Sanitation"},
+                        headers={**loop["tokens"]["admin"], **en})
+    assert resp.status_code == 200 and resp.get_json()["name"] == "Sanitation"
+    assert departments(**en)["sanitation"] == "Sanitation"
+
+
 def test_role_and_state_errors(client, loop):
     case = walk(client, loop, new_case(client, loop), [("operator", "accept", {}), ("shift_leader", "file", {})])
     body = act(client, loop, "operator", case, "dispatch", expect=403)

@@ -111,7 +111,8 @@ def test_tree_shape(loaded, db_session):
     assert set(first) >= {"id", "code", "name", "name_en", "default_department", "auto_dispatch", "handle_limit"}
     assert first["code"] == "01001" and first["handle_limit"] == {"value": 6.0, "unit": "hours"}
     road = next(c for m in tree[1]["majors"] for c in m["categories"] if c["code"] == "06013")
-    assert road["default_department"] == {"code": "municipal_roads", "name": "市政道路"}
+    assert road["default_department"] == {"code": "municipal_roads", "name": "市政道路", "name_zh": "市政道路",
+                                          "name_en": None}
     assert road["handle_limit"] == {"value": 2.0, "unit": "working_days"}
     assert category_tree(db_session, SL)[1]["name"] == "管理事件"
 
@@ -220,6 +221,37 @@ def test_api_tree_for_every_signed_in_role(client, loaded, settings):
     assert_problem(client.get("/api/v1/categories", query_string={"kind": "x"}, headers=auth), 400, "kind")
     assert_problem(client.get("/api/v1/categories", query_string={"standard": "x"}, headers=auth), 400, "standard")
     assert_problem(client.get("/api/v1/categories"), 401)
+
+
+def test_api_names_follow_the_request_language(client, loaded, db_session):
+    """English pages get English names where the directory has one (else Chinese); Chinese by default."""
+    db_session.execute(sa.update(Department).where(Department.code == "municipal_roads")
+                       .values(name_en="Municipal roads"))
+    db_session.flush()
+    auth = token_for(client, "t_inspector")
+
+    def tree(**headers):
+        body = client.get("/api/v1/categories", headers={**auth, **headers}).get_json()["tree"]
+        found = {(k["kind"], c["code"]): c for k in body for m in k["majors"] for c in m["categories"]}
+        return body, found
+
+    zh, zh_cats = tree()
+    assert [k["name"] for k in zh] == ["管理部件", "管理事项"]
+    assert zh[0]["majors"][0]["name"] == "市政公用设施"
+    assert zh_cats[("component", "01001")]["name"] == "供水井盖"
+    assert zh_cats[("event", "06013")]["default_department"]["name"] == "市政道路"
+    en, en_cats = tree(**{"Accept-Language": "en-GB,en;q=0.9"})
+    assert [k["name"] for k in en] == ["Components", "Matters"]  # the kind chips of the report form
+    assert en[0]["majors"][0]["name"] == "Municipal utilities" and en[0]["majors"][0]["name_zh"] == "市政公用设施"
+    water = en_cats[("component", "01001")]
+    assert (water["name"], water["name_zh"], water["name_en"]) == ("Water supply manhole cover", "供水井盖",
+                                                                   "Water supply manhole cover")
+    assert en_cats[("component", "01035")]["name"] == "旗杆"  # no English name: the standard's own
+    road = en_cats[("event", "06013")]
+    assert road["name"] == "Damaged road" and road["default_department"]["name"] == "Municipal roads"
+    c = cat(db_session, S26, "event", "06013")
+    detail = client.get(f"/api/v1/categories/{c.id}", headers={**auth, "Accept-Language": "en"}).get_json()
+    assert detail["name"] == "Damaged road" and detail["name_zh"] == "道路破损"
 
 
 def test_api_detail(client, loaded, db_session, admin):

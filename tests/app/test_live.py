@@ -284,12 +284,31 @@ def test_command_view_counts_filters_and_aggregates(live_app, tokens, monkeypatc
 @pytest.mark.parametrize("query, field", [
     ({"state": "closed"}, "state"), ({"light": "blue"}, "light"), ({"bbox": "1,2,3"}, "bbox"),
     ({"bbox": "5,5,4,4"}, "bbox"), ({"category": "06010"}, "category"), ({"from": "yesterday"}, "from"),
-    ({"sort": "random"}, "sort"), ({"page_size": "1000"}, "page_size"),
+    ({"sort": "random"}, "sort"), ({"page_size": "1000"}, "page_size"), ({"zoom": "23"}, "zoom"),
+    ({"zoom": "near"}, "zoom"), ({"zoom": "nan"}, "zoom"),
 ])
 def test_command_view_names_the_bad_parameter(live_app, tokens, query, field):
     resp = live_app[0].test_client().get("/api/v1/command/cases", query_string=query, headers=tokens["dispatcher"])
     assert resp.status_code == 400
     assert resp.get_json()["field"] == field
+
+
+def test_command_view_floors_a_fractional_zoom(live_app, tokens, monkeypatch):
+    """A reload during a fly-to animation sends Leaflet's fractional zoom: the drawn level is used."""
+    app, settings, _ = live_app
+    report(app, settings, tokens["inspector"], dx=140, description="飞行中刷新")
+    monkeypatch.setattr(live_api, "POINT_LIMIT", 0)
+    client = app.test_client()
+
+    def view(zoom):
+        resp = client.get("/api/v1/command/cases", query_string={"zoom": zoom}, headers=tokens["dispatcher"])
+        assert resp.status_code == 200, resp.get_json()
+        return resp.get_json()["map"]
+
+    during = view("16.98")
+    assert during["mode"] == "clusters"  # level 16, not rounded up to the point level 17
+    assert during == view("16")
+    assert view("14.98") == view("14")
 
 
 def test_command_page_is_for_the_command_roles(live_app):

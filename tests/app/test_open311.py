@@ -247,7 +247,7 @@ def test_post_errors_answer_in_open311_format_and_store_nothing(client, db_sessi
     assert_open311_error(post(client, settings, service_code=code, lat="north"), 400, "lat", "north")
     assert_open311_error(post(client, settings, service_code=code, long="200"), 400, "long")
     assert_open311_error(post(client, settings, service_code=code, lat="34.0", long="113.0"), 400,
-                         "lat", "long", "outside")
+                         "lat", "long", "113.7800")  # the district's extent, in the request's language
     assert_open311_error(post(client, settings, "xml", service_code=code, description="x" * 4001), 400,
                          "description", "4000")
     assert_open311_error(post(client, settings, service_code=code, colour="red"), 400, "colour")

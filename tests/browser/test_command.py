@@ -173,7 +173,7 @@ def test_a_stale_action_is_refused_visibly_and_the_case_reloaded(live_server, pa
     file_button.click()
     msg = pg.locator("#cmd-action-msg.error")
     msg.wait_for(timeout=10_000)
-    assert "version" in msg.inner_text()
+    assert "已更新为第" in msg.inner_text()  # the server's detail too is in the page's language
     assert pg.locator("#cmd-detail-state").get_attribute("class") == "state state-filed"
     pg.screenshot(path=str(artifacts / "command-stale.png"))
     assert page.outside_requests() == []

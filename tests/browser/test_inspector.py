@@ -444,7 +444,8 @@ def test_desktop_keyboard_report_form(server, page, artifacts):
     pg.click("#cg-use-centre")
     expect(pg.locator('.cg-err[data-for="lon"]')).to_have_text("该点位于辖区之外，请移动标记。")
     pg.click("#cg-report-submit")
-    expect(pg.locator('.cg-err[data-for="lon"]')).to_contain_text("outside")
+    # The server's refusal, in the page's language.
+    expect(pg.locator('.cg-err[data-for="lon"]')).to_contain_text("的单元网格内")
     posts = [r for r in page.requests if r.endswith("/api/v1/cases")]
     assert len(posts) == 1
     pg.screenshot(path=str(artifacts / "inspector-desktop-refused.png"))

@@ -186,6 +186,16 @@ def test_map_in_english(live_server, page, artifacts):
         assert label in popup
     pg.screenshot(path=str(artifacts / "map-cell-popup-en.png"))
 
+    # The report form's kind chips and category names are English too.
+    pg.keyboard.press("Escape")
+    pg.click("#cg-report-btn")
+    pg.click("#cg-use-centre")
+    expect(pg.locator("#cg-kinds .cg-chip")).to_have_text(["All", "Components", "Matters"])
+    pg.locator("#cg-cat-q").fill("暴露垃圾")  # Chinese names are still found
+    expect(pg.locator("#cg-cat-list .cg-cat-item .cg-cat-name").first).to_have_text("Exposed rubbish")
+    pg.keyboard.press("Escape")
+    expect(pg.locator("#cg-sheet")).to_be_hidden()
+
     # A click outside the district says so instead of showing a cell.
     pg.evaluate("void window.citygridMap.map.setZoom(12)")
     expect(pg.locator(".cg-status")).to_have_text("Zoom in to see unit grid cells")

@@ -14,7 +14,7 @@
 
   var RECENT_MAX = 6;
   var RECENT_KEY = "cg-recent-categories:" + IC.username;
-  var CATEGORY_KEY = "cg-categories:" + IC.standard;
+  var CATEGORY_KEY = "cg-categories:" + IC.standard + (IC.english ? ":en" : "");  // names follow the language
 
   function uuid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -45,7 +45,8 @@
           out.push({
             id: c.id, code: c.code, qcode: qcode, name: c.name, name_en: c.name_en || "",
             kind: k.kind, kindName: k.name, major: m.code, majorName: majorName,
-            hay: [c.name, c.name_en || "", c.code, qcode, m.name, m.name_en || ""].join(" ").toLowerCase(),
+            hay: [c.name, c.name_zh || "", c.name_en || "", c.code, qcode, m.name, m.name_zh || "", m.name_en || ""]
+              .join(" ").toLowerCase(),
           });
         });
       });
