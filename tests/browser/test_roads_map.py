@@ -109,7 +109,7 @@ def test_gcj02_tiles_are_shifted_onto_the_wgs84_layers_and_roads_are_an_overlay(
     # A known point: where its GCJ-02 position falls in its tile must be where the map draws it.
     lon, lat, zoom = 113.7512, 34.7634, 17
     set_view(pg, lat, lon, zoom)
-    pg.evaluate("() => window.citygridMap.map.fire('moveend')")
+    pg.evaluate("() => { window.citygridMap.map.fire('moveend'); }")
     gx, gy = _world_px(*wgs84_to_gcj02(lon, lat), zoom)
     src = f"/t/{zoom}/{int(gx // 256)}/{int(gy // 256)}.png"
     tile = pg.locator(f".leaflet-tile[src$='{src}']")
