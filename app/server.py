@@ -39,7 +39,9 @@ def run(load_wsgi: Callable[[], Any], *, bind: str, workers: int, threads: int, 
             from .asgi import Front
 
             wsgi = load_wsgi()
-            limit = max_body if max_body is not None else wsgi.config["MAX_CONTENT_LENGTH"]
+            limit = max_body if max_body is not None else wsgi.config.get("MAX_CONTENT_LENGTH")
+            if not limit:
+                raise ValueError("serving needs a body size limit: set MAX_CONTENT_LENGTH or pass max_body")
             return Front(wsgi, max_body=limit, body_timeout=body_timeout, threads=threads)
 
     _Server().run()

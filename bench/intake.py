@@ -269,7 +269,7 @@ def serve(which: str, port: int, workers: int, threads: int, srid: int) -> None:
     def load():
         if which == "baseline":
             bare = baseline_app(os.environ["DATABASE_URL"], srid)
-            bare.config.setdefault("MAX_CONTENT_LENGTH", 100 * 1024 * 1024)
+            bare.config["MAX_CONTENT_LENGTH"] = load_settings().max_upload_bytes  # as citygrid's
             return bare
         from app import create_app
 
