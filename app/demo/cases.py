@@ -183,8 +183,10 @@ _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 #: The current backlog's lights: what a working centre's command screen shows. Most open
 #: cases are within 80 % of their stage allowance; the yellow band is the last 20 % before
 #: the deadline, where work done "just in time" waits; a few cases are overdue (centres are
-#: assessed on on-time rates of 90–95 %, so overdue open cases stay a few per cent).
-BACKLOG_LIGHTS = {"green": 0.80, "yellow": 0.15, "red": 0.05}
+#: assessed on on-time rates of 90–95 %, so overdue open cases stay a few per cent). Red is
+#: drawn for 3 % only: the natural history adds its own overdue cases, and at night the
+#: centre's clock-time stages (the case loop's first-stage limits) have run out since evening.
+BACKLOG_LIGHTS = {"green": 0.82, "yellow": 0.15, "red": 0.03}
 #: Open states of the backlog: (relative weight, report window in hours). Handling takes
 #: days, so most of the backlog is with the departments; the centre's own stages take
 #: minutes, so only a few recent cases wait there. Every state gets one case first; the

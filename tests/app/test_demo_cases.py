@@ -349,7 +349,12 @@ def test_backlog_right_after_the_load_is_a_working_centres(history):
     datetime(2026, 11, 23, 7, 0, tzinfo=LOCAL_TZ),  # Monday before work, after a weekend
     datetime(2026, 10, 3, 2, 0, tzinfo=LOCAL_TZ),  # a night in the National Day holiday
 ], ids=["monday-0700", "holiday-night"])
-def test_backlog_at_night_and_after_days_off(db_session, settings, now):
-    load_demo(db_session, settings, size="small", seed=SEED, history_end=now)
-    assert db_session.execute(sa.text("SELECT max(reported_at) FROM cases")).scalar_one() < now
-    assert_working_backlog(open_lights(db_session, now))
+def test_backlog_at_night_and_after_days_off(history, settings, now):
+    session, _ = history  # reloaded on the module's connection (a second one would wait for its lock)
+    nested = session.begin_nested()
+    try:
+        load_demo(session, settings, size="small", seed=SEED, history_end=now)
+        assert session.execute(sa.text("SELECT max(reported_at) FROM cases")).scalar_one() < now
+        assert_working_backlog(open_lights(session, now))
+    finally:
+        nested.rollback()
