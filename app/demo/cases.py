@@ -196,7 +196,6 @@ BACKLOG_STATES = {
     "dispatched": (18, 72), "processing": (45, 120), "suspended": (6, 30 * 24),
     "handled": (3, 120), "checking": (5, 120), "pending_close": (8, 120),
 }
-_BACKLOG_TRIES = 200
 _HANDLING = ("dispatched", "processing", "processing", "pending_close")
 
 
@@ -607,7 +606,7 @@ class _Simulator:
         return light(max(c.limit_minutes - left / _US_PER_MIN, 0.0) / c.limit_minutes)
 
     def backlog_case(self, make: Callable[[int], tuple[_Case, list]], source: str, state: str,
-                     lights: tuple[str, ...], hours: float) -> tuple[int, _Case, list[list]] | None:
+                     lights: tuple[str, ...], hours: float, tries: int = 200) -> tuple[int, _Case, list[list]] | None:
         """A case reported in the last ``hours`` that waits in ``state`` at the end with light ``lights[0]``.
 
         Tries report times (weighted like the day's reports) and lifecycles until one gets
@@ -621,9 +620,10 @@ class _Simulator:
         events = self.events
         try:
             for n, colour in enumerate(lights):
-                for _ in range(_BACKLOG_TRIES):
-                    # A second choice looks back a day: what waits since last evening.
-                    t = self.report_time(hours if n == 0 else max(hours, 24))
+                for _ in range(tries):
+                    # A second choice looks back further: what waits since last evening, or
+                    # since before a week of holidays.
+                    t = self.report_time(hours if n == 0 else max(2 * hours, 24))
                     c, report = make(t)
                     c.park = state
                     self.events = [report]
@@ -1093,7 +1093,7 @@ def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory
                 source = "hotline"
             self_handled[k] = state == "pending_close" and source == "inspector" and py.random() < 0.3
             found = sim.backlog_case(lambda t, k=k: new_case(k, t)[:2], source, state, lights,
-                                     BACKLOG_STATES[state][1])
+                                     BACKLOG_STATES[state][1], tries=600 if j < len(states) else 200)
             if found is not None:
                 break
         if found is not None:
