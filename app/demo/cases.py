@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..caseflow import machine
-from ..caseflow.worktime import WorkCalendar
+from ..caseflow.worktime import WorkCalendar, light
+from ..services.cases import limit_minutes
 from ..services.categories import resolve_time_limit
 from ..services.workcal import load_calendar
 from .errors import DemoError
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from . import DemoContext
 
 __all__ = [
+    "BACKLOG_LIGHTS",
+    "BACKLOG_STATES",
     "HISTORY_DAYS",
     "LOCAL_TZ",
     "MIX",
@@ -49,9 +52,11 @@ LOGGER = logging.getLogger(__name__)
 # effects as app.services.cases.perform_action does, with worktime's deadlines recomputed
 # on a flat window index (WorkClock). Rows go in with COPY, without the ORM, so the large
 # size (a million cases) loads in minutes. The history is deterministic for a seed and an
-# end instant (ctx.history_end; default the load time truncated to the local day): cases
-# are reported in the 365 days before it, and actions that would come after it have not
-# happened yet, so recent cases are open in every state.
+# end instant, "now" (ctx.history_end; default the load instant): cases are reported in
+# the 365 days before it, and actions that would come after it have not happened yet.
+# The current backlog is made on purpose (_Simulator.backlog): a few dozen recent cases
+# waiting in every open state, each with its stage clock as far along as the light drawn
+# for it, so the command centre opens on the mix a working centre has (see BACKLOG_LIGHTS).
 
 #: Tables this layer fills (idempotency records point at cases, so they go with them).
 TABLES = ("cases", "case_events", "case_photos", "idempotency_keys")
@@ -175,6 +180,39 @@ _URGENT_SHARE = 0.04
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 
+#: The current backlog's lights: what a working centre's command screen shows. Most open
+#: cases are within 80 % of their stage allowance; the yellow band is the last 20 % before
+#: the deadline, where work done "just in time" waits; a few cases are overdue (centres are
+#: assessed on on-time rates of 90–95 %, so overdue open cases stay a few per cent). Red is
+#: drawn for 3 % only: the natural history adds its own overdue cases, and at night the
+#: centre's clock-time stages (the case loop's first-stage limits) have run out since evening.
+BACKLOG_LIGHTS = {"green": 0.82, "yellow": 0.15, "red": 0.03}
+#: Open states of the backlog: (relative weight, report window in hours). Handling takes
+#: days, so most of the backlog is with the departments; the centre's own stages take
+#: minutes, so only a few recent cases wait there. Every state gets one case first; the
+#: others try their drawn light only, in their state and then in one of the handling states.
+BACKLOG_STATES = {
+    "reported": (6, 10), "verifying": (3, 2), "pending_filing": (3, 2), "filed": (3, 2),
+    "dispatched": (18, 72), "processing": (45, 120), "suspended": (6, 30 * 24),
+    "handled": (3, 120), "checking": (5, 120), "pending_close": (8, 120),
+}
+_HANDLING = ("dispatched", "processing", "processing", "pending_close")
+
+
+def _never_open(_other: int, _at: int) -> bool:
+    return False
+
+
+def backlog_size(cases: int) -> int:
+    """Cases made to wait at the end of the history (the natural backlog comes on top).
+
+    Examples
+    --------
+    >>> backlog_size(2_000), backlog_size(24_000), backlog_size(1_000_000)
+    (100, 120, 400)
+    """
+    return min(400, max(100, cases // 200))
+
 
 def _us(dt: datetime) -> int:
     return (dt - _EPOCH) // _US
@@ -185,15 +223,19 @@ def _dt(us: int) -> datetime:
 
 
 def default_history_end(now: datetime | None = None) -> datetime:
-    """The default end of the history: ``now`` truncated to the local (UTC+8) day.
+    """The default end of the history: ``now`` (the load instant) to the whole second, local time.
+
+    The end is the demo's "now": the lights the command centre shows right after the load
+    are measured from it, so it must be the load instant itself, not the start of the day
+    (every clock-time stage limit would have run out overnight).
 
     Examples
     --------
-    >>> default_history_end(datetime(2026, 11, 26, 17, 0, tzinfo=timezone.utc)).isoformat()
-    '2026-11-27T00:00:00+08:00'
+    >>> default_history_end(datetime(2026, 11, 26, 17, 0, 5, 250, tzinfo=timezone.utc)).isoformat()
+    '2026-11-27T01:00:05+08:00'
     """
     local = (now or datetime.now(timezone.utc)).astimezone(LOCAL_TZ)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return local.replace(microsecond=0)
 
 
 # -- working time on a flat index ------------------------------------------------------------
@@ -355,7 +397,7 @@ CASE_COLUMNS = (
     "urgency", "description", "address", "geom", "cell_code", "community_code", "street_code", "area_class",
     "state", "department_id", "suggested_department_id", "reporter_id", "reporter_contact", "assignee_id",
     "duplicate_of_id", "self_handled", "camera_id", "pending_request", "stage", "stage_started_at",
-    "stage_deadline", "stage_limit_unit", "handle_deadline", "suspended_at", "handled_at", "postponements",
+    "stage_deadline", "stage_limit_unit", "stage_limit_minutes", "handle_deadline", "suspended_at", "handled_at", "postponements",
     "postponed_minutes", "reworks", "returns", "urges", "close_type", "reported_at", "filed_at",
     "dispatched_at", "closed_at", "updated_at", "version",
 )
@@ -371,10 +413,11 @@ class _Case:
 
     __slots__ = (
         "id", "number", "category", "urgency", "area_class", "cell", "self_handled", "state", "stage",
-        "stage_started", "stage_deadline", "stage_unit", "handle_deadline", "suspended_at", "handled_at",
+        "stage_started", "stage_deadline", "stage_unit", "limit_minutes", "handle_deadline", "suspended_at",
+        "handled_at",
         "pending", "dept", "suggested", "assignee", "postponements", "postponed_minutes", "reworks",
         "returns", "urges", "close_type", "filed_at", "dispatched_at", "closed_at", "updated_at", "version",
-        "duplicate_of", "last", "budget",
+        "duplicate_of", "last", "park",
     )
 
 
@@ -453,18 +496,22 @@ class _Simulator:
             c.stage_started = c.stage_deadline = c.stage_unit = None
             return
         value, unit = self.limit(c, c.stage)
+        clock = self.clock_for(c)
         c.stage_started = at
         c.stage_unit = unit
-        c.stage_deadline = self.clock_for(c).deadline(at, value, unit)
+        c.limit_minutes = limit_minutes(clock.calendar, value, unit)
+        c.stage_deadline = clock.deadline(at, value, unit)
         if c.stage == "handle":
             c.handle_deadline = c.stage_deadline
 
     def act(self, c: _Case, action: str, actor: tuple, at: int, *, outcome: str | None = None,
             note: str | None = None, **payload: Any) -> None:
-        """perform_action: one step, or :class:`_Stop` when ``at`` is after the history's end."""
-        if at >= self.end or c.budget == 0:
+        """perform_action: one step, or :class:`_Stop` when ``at`` is after the history's end
+        or the case is to wait in this state at the end (its ``park``)."""
+        if at >= self.end:
             raise _Stop
-        c.budget -= 1
+        if c.park == c.state and actor is not self.system:
+            raise _Stop
         at = max(at, c.last + 1_000_000)  # one event per second at most, in order
         if at >= self.end:
             raise _Stop
@@ -496,6 +543,7 @@ class _Simulator:
                 hours = float(c.pending["hours"])
                 c.stage_deadline = self.clock_for(c).deadline(c.stage_deadline, hours, "working_hours")
                 c.handle_deadline = c.stage_deadline
+                c.limit_minutes = (c.limit_minutes or 0.0) + hours * 60
                 c.postponed_minutes += hours * 60
                 data["hours"] = hours
             c.pending = None
@@ -541,6 +589,59 @@ class _Simulator:
         c.last = at
         self.events.append([c.id, at, actor[0], actor[1], actor[2], action, previous, c.state, note,
                             json.dumps(data, ensure_ascii=False) if data else None])
+
+    def light_at_end(self, c: _Case) -> str | None:
+        """:func:`app.services.cases.warning_light` of the case at the end of the history ("now")."""
+        due = c.stage_deadline
+        if due is None:
+            return None
+        if not c.limit_minutes:
+            return "red" if self.end > due else "yellow"
+        at = c.suspended_at if c.state == "suspended" and c.suspended_at is not None else self.end
+        if c.stage_unit in ("minutes", "hours"):
+            left = due - at
+        else:
+            clock = self.clock_for(c)
+            left = clock.between(at, due) if at <= due else -clock.between(due, at)
+        return light(max(c.limit_minutes - left / _US_PER_MIN, 0.0) / c.limit_minutes)
+
+    def backlog_case(self, make: Callable[[int], tuple[_Case, list]], source: str, state: str,
+                     lights: tuple[str, ...], hours: float, tries: int = 200) -> tuple[int, _Case, list[list]] | None:
+        """A case reported in the last ``hours`` that waits in ``state`` at the end with light ``lights[0]``.
+
+        Tries report times (weighted like the day's reports) and lifecycles until one gets
+        there (the case stops the first time it would act in ``state``), then the other
+        ``lights`` in turn (at night no clock-time stage can be green: nobody has acted for
+        hours). The lights come out of the same clocks as every other
+        case's, so they fit the calendar at whatever instant the history ends. ``make(t)``
+        builds the case and its report event. Returns the report time, the case and its
+        events, or None.
+        """
+        events = self.events
+        try:
+            for n, colour in enumerate(lights):
+                for _ in range(tries):
+                    # A second choice looks back further: what waits since last evening, or
+                    # since before a week of holidays.
+                    t = self.report_time(hours if n == 0 else max(2 * hours, 24))
+                    c, report = make(t)
+                    c.park = state
+                    self.events = [report]
+                    self.run(c, source, t, None, _never_open)
+                    if c.closed_at is None and c.state == state and self.light_at_end(c) == colour:
+                        c.park = None
+                        return t, c, self.events
+        finally:
+            self.events = events
+        return None
+
+    def report_time(self, hours: float) -> int:
+        """A report instant in the last ``hours`` before the end, weighted by the hour of day."""
+        top = max(_HOURLY)
+        while True:
+            t = self.end - 1_000_000 - int(self.rng.random() * hours * _HOUR) // 1_000_000 * 1_000_000
+            if self.rng.random() * top < _HOURLY[(t // _HOUR + 8) % 24]:
+                return t
 
     # -- who acts when -------------------------------------------------------------------------
 
@@ -660,12 +761,13 @@ class _Simulator:
         rng = self.rng
         dept_clock = self.weekend_clock if self.depts[c.dept].weekends else self.clock
         r = rng.random()
-        if r < 0.003:
-            fraction = math.inf  # a long-standing backlog case
-        elif r < 0.11:
-            fraction = rng.uniform(1.05, 2.5)
+        if r < 0.0005:
+            fraction = math.inf  # a long-standing overdue case, still open
+        elif r < 0.05:
+            fraction = rng.uniform(1.02, 1.8)
         else:
-            fraction = rng.uniform(0.15, 0.95)
+            # Most work is done in time, more of it towards the deadline than early.
+            fraction = 0.15 + 0.85 * math.sqrt(rng.random())
         r = rng.random()
         if r < 0.06:
             # Postpone before the deadline, most approved.
@@ -926,9 +1028,6 @@ def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory
         a[perm] for a in (reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of)
     )
     dup_of = np.where(dup_of >= 0, rank[np.maximum(dup_of, 0)], -1)
-    video_ix = np.flatnonzero(src_ix == _SOURCES.index("video"))
-    video_camera = dict(zip(video_ix.tolist(), _reporting_cameras(session, xy[video_ix])))
-
     inspectors = _duty_inspectors(ctx)
     roads = _addresses(ctx)
     cells = [
@@ -939,11 +1038,78 @@ def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory
     last_day = end.astimezone(LOCAL_TZ).date() + timedelta(days=400)
     sim = _Simulator(session, cal, categories, depts, people, end_us, first_day - timedelta(days=2), last_day,
                      seed * 7919 + 17)
-    # Recent cases wait at a random step (backlog), so the command centre has live work in
-    # every state.
-    stall_from = int(reported[max(0, n - max(150, n // 100))])
-    stall_steps = (0, 0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10)
+
+    def new_case(k: int, t: int) -> tuple[_Case, list, tuple, str]:
+        """Case ``k`` reported at ``t`` (its index stands in for the id until ids are given), its
+        report event and reporter."""
+        cat = categories[int(cat_ix[k])]
+        cell = cells[int(cell_ix[k])]
+        source = _SOURCES[int(src_ix[k])]
+        c = _Case()
+        c.id, c.number = k, None
+        c.category, c.cell = cat, cell
+        c.urgency = "urgent" if urgent[k] else "normal"
+        c.area_class = cell.area_class
+        c.self_handled = bool(self_handled[k])
+        c.state = "pending_close" if c.self_handled else "reported"
+        c.pending = c.dept = c.assignee = c.duplicate_of = c.park = c.limit_minutes = None
+        c.suspended_at = c.close_type = c.filed_at = c.dispatched_at = c.closed_at = None
+        c.handle_deadline = None
+        c.handled_at = t if c.self_handled else None
+        c.suggested = cat.department
+        c.postponements = c.reworks = c.returns = c.urges = 0
+        c.postponed_minutes = 0.0
+        c.version = 1
+        c.updated_at = c.last = t
+        sim.start_stage(c, t)
+        reporter = cell.inspector if source == "inspector" else open311_user if source == "open311" else people["operator"]
+        report = [None, t, reporter[0], reporter[1], reporter[2], "report", None, c.state, None,
+                  json.dumps({"source": source, "self_handled": c.self_handled})]
+        return c, report, reporter, source
+
+    # The current backlog: cases picked across the year (none in a duplicate pair) are
+    # re-reported recently and made to wait in their open state at the end; then all go
+    # back into report order, as ids and numbers follow it.
+    free = np.ones(n, dtype=bool)
+    free[dup_of[dup_of >= 0]] = False
+    free[dup_of >= 0] = False
+    free = np.flatnonzero(free)
+    size = min(backlog_size(n), len(free))
+    picked = rng.choice(free, size=size, replace=False).tolist() if size else []
     py = random.Random(seed * 31 + 5)
+    states, weights = list(BACKLOG_STATES), [w for w, _ in BACKLOG_STATES.values()]
+    colours, shares = list(BACKLOG_LIGHTS), list(BACKLOG_LIGHTS.values())
+    made: dict[int, tuple[_Case, list[list], tuple]] = {}
+    for j, k in enumerate(picked):
+        first = py.choices(colours, shares)[0]
+        if j < len(states):
+            tries = [(states[j], (first, *(c for c in colours if c != first)))]
+        else:
+            tries = [(py.choices(states, weights)[0], (first,)), (py.choice(_HANDLING), (first,))]
+        for state, lights in tries:
+            source = _SOURCES[int(src_ix[k])]
+            if state == "verifying" and source == "inspector":
+                src_ix[k] = _SOURCES.index("hotline")  # inspectors' own reports are not verified
+                source = "hotline"
+            self_handled[k] = state == "pending_close" and source == "inspector" and py.random() < 0.3
+            found = sim.backlog_case(lambda t, k=k: new_case(k, t)[:2], source, state, lights,
+                                     BACKLOG_STATES[state][1], tries=600 if j < len(states) else 200)
+            if found is not None:
+                break
+        if found is not None:
+            t, c, events = found
+            reported[k] = t
+            made[k] = (c, events, new_case(k, t)[2])
+    perm = np.argsort(reported, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[perm] = np.arange(n)
+    reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of = (
+        a[perm] for a in (reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of)
+    )
+    dup_of = np.where(dup_of >= 0, rank[np.maximum(dup_of, 0)], -1)
+    made = {int(rank[k]): v for k, v in made.items()}
+    video_ix = np.flatnonzero(src_ix == _SOURCES.index("video"))
+    video_camera = dict(zip(video_ix.tolist(), _reporting_cameras(session, xy[video_ix])))
 
     ids = first_case_id + np.arange(n)
     closed_at = np.full(n, _NEVER, dtype=np.int64)
@@ -959,33 +1125,22 @@ def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory
         cid = int(ids[k])
         number = f"{_dt(t).astimezone(LOCAL_TZ):%Y%m%d}{cid:08d}"
         numbers.append(number)
-        cat = categories[int(cat_ix[k])]
-        cell = cells[int(cell_ix[k])]
-        source = _SOURCES[int(src_ix[k])]
-        c = _Case()
-        c.id, c.number, c.category, c.cell = cid, number, cat, cell
-        c.urgency = "urgent" if urgent[k] else "normal"
-        c.area_class = cell.area_class
-        c.self_handled = bool(self_handled[k])
-        c.state = "pending_close" if c.self_handled else "reported"
-        c.pending = c.dept = c.assignee = c.duplicate_of = None
-        c.suspended_at = c.close_type = c.filed_at = c.dispatched_at = c.closed_at = None
-        c.handle_deadline = None
-        c.handled_at = t if c.self_handled else None
-        c.suggested = cat.department
-        c.postponements = c.reworks = c.returns = c.urges = 0
-        c.postponed_minutes = 0.0
-        c.version = 1
-        c.updated_at = c.last = t
-        c.budget = py.choice(stall_steps) if t >= stall_from and py.random() < 0.5 else -1
-        sim.start_stage(c, t)
-        reporter = cell.inspector if source == "inspector" else open311_user if source == "open311" else people["operator"]
-        sim.events.append([cid, t, reporter[0], reporter[1], reporter[2], "report", None, c.state, None,
-                           json.dumps({"source": source, "self_handled": c.self_handled})])
-        o = int(dup_of[k])
-        duplicate = (int(ids[o]), numbers[o]) if o >= 0 else None
-        sim.run(c, source, t, duplicate,
-                lambda other, at: closed_at[other - first_case_id] > at)
+        if k in made:
+            c, events, reporter = made[k]
+            for e in events:
+                e[0] = cid
+            sim.events.extend(events)
+        else:
+            c, report, reporter, _ = new_case(k, t)
+            report[0] = cid
+            sim.events.append(report)
+        c.id, c.number = cid, number
+        cat, cell, source = c.category, c.cell, _SOURCES[int(src_ix[k])]
+        if k not in made:
+            o = int(dup_of[k])
+            duplicate = (int(ids[o]), numbers[o]) if o >= 0 else None
+            sim.run(c, source, t, duplicate,
+                    lambda other, at: closed_at[other - first_case_id] > at)
         if c.closed_at is not None:
             closed_at[k] = c.closed_at
         contact = None
@@ -1003,7 +1158,7 @@ def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory
             None if c.assignee is None else c.assignee[0], c.duplicate_of, c.self_handled,
             video_camera.get(k) if source == "video" else None,
             json.dumps(c.pending, ensure_ascii=False) if c.pending else None,
-            c.stage, c.stage_started, c.stage_deadline, c.stage_unit, c.handle_deadline,
+            c.stage, c.stage_started, c.stage_deadline, c.stage_unit, c.limit_minutes, c.handle_deadline,
             c.suspended_at, c.handled_at, c.postponements, c.postponed_minutes, c.reworks, c.returns, c.urges,
             c.close_type, t, c.filed_at, c.dispatched_at, c.closed_at, c.updated_at, c.version,
         ))

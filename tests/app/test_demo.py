@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta, timezone
 from statistics import median
 
 import numpy as np
@@ -286,9 +287,11 @@ def test_demo_is_deterministic_and_reload_replaces_it(db_session, settings):
             )
         ).one()
 
-    first = load_demo(db_session, settings, size="small", seed=11)
+    # The case history is measured from "now" (the load instant by default): pin it.
+    now = datetime(2026, 11, 20, 10, 30, tzinfo=timezone(timedelta(hours=8)))
+    first = load_demo(db_session, settings, size="small", seed=11, history_end=now)
     before = snapshot()
-    again = load_demo(db_session, settings, size="small", seed=11)
+    again = load_demo(db_session, settings, size="small", seed=11, history_end=now)
     after = snapshot()
     assert first.counts == again.counts
     assert before[0] == after[0]

@@ -22,7 +22,7 @@ from app.services.workcal import load_calendar
 from gis.crs import storage_to_lonlat
 
 SEED = 11
-END = datetime(2026, 11, 20, tzinfo=LOCAL_TZ)
+END = datetime(2026, 11, 20, 10, 30, tzinfo=LOCAL_TZ)  # "now": a Friday morning
 
 
 @pytest.fixture(scope="module")
@@ -237,13 +237,14 @@ def _pick_varied(session) -> list[int]:
         "state = 'rejected'", "id IN (SELECT case_id FROM case_events WHERE action = 'resume')",
         "id IN (SELECT case_id FROM case_events WHERE action = 'deny')",
         "state IN ('processing', 'dispatched', 'checking', 'verifying')", "close_type = 'normal' AND NOT self_handled",
+        "state IN ('reported', 'pending_filing', 'filed', 'handled', 'pending_close')", "postponements > 0 AND closed_at IS NULL",
     ]
     picked: list[int] = []
     for where in queries:
         for (case_id,) in rows(session, f"SELECT id FROM cases WHERE {where} ORDER BY id LIMIT 2"):
             if case_id not in picked:
                 picked.append(case_id)
-    return picked[:24]
+    return picked[:30]
 
 
 def _same_instants(a: dict | None, b: dict | None) -> tuple:
@@ -296,7 +297,8 @@ def test_replay_through_the_service_gives_the_same_cases(history, settings):
                 assert (got.from_state, got.to_state) == (e.from_state, e.to_state), (sim.number, e.action)
                 mine, theirs = _same_instants(got.data, e.data)
                 assert mine == theirs, (sim.number, e.action)
-            for name in ("state", "stage", "stage_started_at", "stage_deadline", "stage_limit_unit", "handle_deadline",
+            for name in ("state", "stage", "stage_started_at", "stage_deadline", "stage_limit_unit",
+                         "stage_limit_minutes", "handle_deadline",
                          "suspended_at", "handled_at", "postponements", "postponed_minutes", "reworks", "returns",
                          "urges", "close_type", "filed_at", "dispatched_at", "closed_at", "department_id",
                          "suggested_department_id", "assignee_id", "version", "cell_code", "area_class",
@@ -306,5 +308,53 @@ def test_replay_through_the_service_gives_the_same_cases(history, settings):
             assert mine == theirs, sim.number
             if sim.duplicate_of_id is not None:
                 assert copy.duplicate_of_id == sim.duplicate_of_id
+    finally:
+        nested.rollback()
+
+
+# -- the current backlog ----------------------------------------------------------------------
+
+
+def open_lights(session, now: datetime) -> dict[str, Counter]:
+    """Per open state, the lights the command centre shows at ``now`` (its own Clock and warning_light)."""
+    calendar = load_calendar(session)
+    out: dict[str, Counter] = defaultdict(Counter)
+    for r in rows(session, """
+            SELECT k.state, k.stage, k.stage_deadline, k.stage_limit_minutes, k.stage_limit_unit, k.suspended_at,
+                   d.id AS dept, d.works_weekends
+            FROM cases k LEFT JOIN departments d ON d.id = k.department_id WHERE k.state = ANY(:open)""",
+            open=sorted(machine.OPEN_STATES)):
+        clock = case_service.Clock(r.state, r.stage, r.stage_deadline, r.stage_limit_minutes, r.stage_limit_unit,
+                                   r.suspended_at, case_service.ClockDepartment(r.works_weekends) if r.dept else None)
+        out[r.state][case_service.warning_light(calendar, clock, now) or "none"] += 1
+    return out
+
+
+def assert_working_backlog(by_state: dict[str, Counter]) -> None:
+    """Every open state has cases; most lights are green, some yellow, a few red."""
+    assert set(by_state) == machine.OPEN_STATES
+    total = sum(by_state.values(), Counter())
+    n = sum(total.values())
+    assert n >= 80, total
+    assert total["green"] >= 0.7 * n and 0 < total["red"] <= 0.1 * n and total["yellow"] > 0, total
+    assert total["none"] == 0, total
+
+
+def test_backlog_right_after_the_load_is_a_working_centres(history):
+    session, _ = history
+    assert_working_backlog(open_lights(session, END))
+
+
+@pytest.mark.parametrize("now", [
+    datetime(2026, 11, 23, 7, 0, tzinfo=LOCAL_TZ),  # Monday before work, after a weekend
+    datetime(2026, 10, 3, 2, 0, tzinfo=LOCAL_TZ),  # a night in the National Day holiday
+], ids=["monday-0700", "holiday-night"])
+def test_backlog_at_night_and_after_days_off(history, settings, now):
+    session, _ = history  # reloaded on the module's connection (a second one would wait for its lock)
+    nested = session.begin_nested()
+    try:
+        load_demo(session, settings, size="small", seed=SEED, history_end=now)
+        assert session.execute(sa.text("SELECT max(reported_at) FROM cases")).scalar_one() < now
+        assert_working_backlog(open_lights(session, now))
     finally:
         nested.rollback()
