@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -108,23 +107,9 @@ def check_footprint(geom: BaseGeometry | None) -> MultiPolygon:
     return MultiPolygon([geom]) if isinstance(geom, Polygon) else geom
 
 
-def _code(values: Mapping[str, Any]) -> str | None:
-    code = text(values, "code", max_len=MAX_CODE)
-    if code is not None and not all(ch.isalnum() or ch in "-_." for ch in code):
-        raise RowError("code", f"{code!r} may hold only letters, digits, '-', '_' and '.'")
-    return code
-
-
-@dataclass(frozen=True)
-class Context:
-    """What checking a building needs (nothing from the database)."""
-
-    settings: Settings
-
-
-def prepare(session: Session, settings: Settings) -> Context:
-    """Per-file context (LayerSpec.prepare)."""
-    return Context(settings)
+#: Checking a building needs nothing from the database.
+Context = layer_io.SettingsContext
+prepare = layer_io.settings_context
 
 
 def validate(ctx: Context, values: Mapping[str, Any], geom: BaseGeometry | None) -> dict[str, Any]:
@@ -136,7 +121,7 @@ def validate(ctx: Context, values: Mapping[str, Any], geom: BaseGeometry | None)
     height = number(values, "height_m", minimum=0, maximum=MAX_HEIGHT_M)
     max_year = date.today().year + 10  # planned buildings carry their planned year
     return {
-        "code": _code(values),
+        "code": layer_io.code(values, max_len=MAX_CODE),
         "name": text(values, "name", required=True, max_len=200),
         "address": text(values, "address", max_len=255),
         "floors": floors,

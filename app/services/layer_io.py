@@ -170,6 +170,26 @@ def text(values: Mapping[str, Any], name: str, *, required: bool = False, max_le
     return result
 
 
+def code(values: Mapping[str, Any], name: str = "code", *, max_len: int) -> str | None:
+    """A layer's own optional identifier: letters, digits, '-', '_' and '.' only."""
+    value = text(values, name, max_len=max_len)
+    if value is not None and not all(ch.isalnum() or ch in "-_." for ch in value):
+        raise RowError(name, f"{value!r} may hold only letters, digits, '-', '_' and '.'")
+    return value
+
+
+@dataclass(frozen=True)
+class SettingsContext:
+    """The per-file context of a layer whose check needs nothing from the database."""
+
+    settings: Settings
+
+
+def settings_context(session: Session, settings: Settings) -> SettingsContext:
+    """``LayerSpec.prepare`` for such a layer."""
+    return SettingsContext(settings)
+
+
 def number(values: Mapping[str, Any], name: str, *, required: bool = False,
            minimum: float | None = None, maximum: float | None = None,
            exclusive_minimum: bool = False) -> float | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -124,23 +123,9 @@ def check_line(geom: BaseGeometry | None) -> MultiLineString:
     return MultiLineString([geom]) if isinstance(geom, LineString) else geom
 
 
-def _code(values: Mapping[str, Any]) -> str | None:
-    code = text(values, "code", max_len=MAX_CODE)
-    if code is not None and not all(ch.isalnum() or ch in "-_." for ch in code):
-        raise RowError("code", f"{code!r} may hold only letters, digits, '-', '_' and '.'")
-    return code
-
-
-@dataclass(frozen=True)
-class Context:
-    """What checking a road needs (nothing from the database)."""
-
-    settings: Settings
-
-
-def prepare(session: Session, settings: Settings) -> Context:
-    """Per-file context (LayerSpec.prepare)."""
-    return Context(settings)
+#: Checking a road needs nothing from the database.
+Context = layer_io.SettingsContext
+prepare = layer_io.settings_context
 
 
 def validate(ctx: Context, values: Mapping[str, Any], geom: BaseGeometry | None) -> dict[str, Any]:
@@ -148,7 +133,7 @@ def validate(ctx: Context, values: Mapping[str, Any], geom: BaseGeometry | None)
 
     The API and the importer both call this, so their rules cannot drift.
     """
-    code = _code(values)
+    code = layer_io.code(values, max_len=MAX_CODE)
     name = text(values, "name", required=True, max_len=100)
     road_class = parse_class(values.get("road_class"))
     width = number(values, "width_m", minimum=0, exclusive_minimum=True, maximum=MAX_WIDTH_M)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from ipaddress import ip_address
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -76,16 +77,16 @@ def browser_settings(tmp_path_factory):
     return settings
 
 
-@pytest.fixture(scope="session")
-def live_server(browser_settings) -> Iterator[str]:
-    """Base URL of the app served from a background thread on a free loopback port."""
+@contextmanager
+def serving(settings, name: str = "live-server") -> Iterator[str]:
+    """Serve the app with ``settings`` from a background thread on a free loopback port."""
     from werkzeug.serving import make_server
 
     from app import create_app
 
-    app = create_app({"SETTINGS": browser_settings})
+    app = create_app({"SETTINGS": settings})
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -93,6 +94,13 @@ def live_server(browser_settings) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         app.extensions["citygrid.engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(browser_settings) -> Iterator[str]:
+    """Base URL of the app served over the small demo."""
+    with serving(browser_settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

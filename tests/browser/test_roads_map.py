@@ -4,13 +4,12 @@ without any tiles, and GCJ-02 tiles shifted onto our WGS84 layers."""
 from __future__ import annotations
 
 import math
-import threading
 
 import pytest
 from shapely.geometry import shape
 
 from gis.crs import wgs84_to_gcj02
-from tests.browser.conftest import set_view, sign_in
+from tests.browser.conftest import serving, set_view, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -71,21 +70,9 @@ def test_road_names_are_legible_at_zoom_17_on_a_phone_without_tiles(live_server,
 @pytest.fixture(scope="module")
 def gcj02_server(browser_settings):
     """The app again, configured with GCJ-02 tiles from a loopback port nobody serves."""
-    from werkzeug.serving import make_server
-
-    from app import create_app
-
     settings = browser_settings.with_overrides(tile_url="http://127.0.0.1:9/t/{z}/{x}/{y}.png", tile_crs="gcj02")
-    app = create_app({"SETTINGS": settings})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="gcj02-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["citygrid.engine"].dispose()
+    with serving(settings, "gcj02-server") as url:
+        yield url
 
 
 def _world_px(lon: float, lat: float, zoom: int) -> tuple[float, float]:
