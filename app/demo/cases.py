@@ -932,6 +932,20 @@ _TEMPLATES = {
 }
 
 
+def _report_order(reported: np.ndarray, columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Put per-case ``columns`` into report order (ids follow it); the last column holds
+    duplicate links (indices, -1 for none), which follow the permutation.
+
+    Returns each old index's new position and the reordered columns.
+    """
+    perm = np.argsort(reported, kind="stable")
+    rank = np.empty(len(reported), dtype=np.int64)
+    rank[perm] = np.arange(len(reported))
+    out = [a[perm] for a in columns]
+    out[-1] = np.where(out[-1] >= 0, rank[np.maximum(out[-1], 0)], -1)
+    return rank, out
+
+
 def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory:
     """Generate the year of cases before ``end`` and run every lifecycle; no database writes.
 
@@ -1021,13 +1035,8 @@ def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory
     dup_of = np.full(n, -1, dtype=np.int64)
     dup_of[dups] = orig
     # Back into report order (ids follow it); duplicate links follow the permutation.
-    perm = np.argsort(reported, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[perm] = np.arange(n)
-    reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of = (
-        a[perm] for a in (reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of)
-    )
-    dup_of = np.where(dup_of >= 0, rank[np.maximum(dup_of, 0)], -1)
+    rank, (reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of) = _report_order(
+        reported, (reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of))
     inspectors = _duty_inspectors(ctx)
     roads = _addresses(ctx)
     cells = [
@@ -1100,13 +1109,8 @@ def simulate(ctx: DemoContext, end: datetime, first_case_id: int) -> CaseHistory
             t, c, events = found
             reported[k] = t
             made[k] = (c, events, new_case(k, t)[2])
-    perm = np.argsort(reported, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[perm] = np.arange(n)
-    reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of = (
-        a[perm] for a in (reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of)
-    )
-    dup_of = np.where(dup_of >= 0, rank[np.maximum(dup_of, 0)], -1)
+    rank, (reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of) = _report_order(
+        reported, (reported, cat_ix, cell_ix, xy, src_ix, self_handled, urgent, dup_of))
     made = {int(rank[k]): v for k, v in made.items()}
     video_ix = np.flatnonzero(src_ix == _SOURCES.index("video"))
     video_camera = dict(zip(video_ix.tolist(), _reporting_cameras(session, xy[video_ix])))
